@@ -1,0 +1,5 @@
+"""`python -m mer` runs the command-line interface (how Snakemake rules call it)."""
+
+from mer.cli import app
+
+app(prog_name="mer")
