@@ -27,9 +27,11 @@ demo: venv
 	$(BIN)/snakemake --cores $(CORES)
 	@cat results/tables/benchmark.md
 
-## test: the test suite (what CI runs).
+## test: the test suite (what CI runs). pytest's exit code 5 means no test ran: a failure here.
 test: venv
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
+	exit $$rc
 
 lint: venv
 	$(BIN)/snakemake --lint

@@ -1,5 +1,5 @@
 """`python -m mer` runs the command-line interface (how Snakemake rules call it)."""
 
-from mer.cli import app
+from mer.cli import main
 
-app(prog_name="mer")
+main()

@@ -19,10 +19,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from mer import paths
 from mer.errors import ConfigError
 
 SYNTHETIC_ROOT = "synthetic"
-RAW_DIR = Path("data/raw")
 
 
 @cache
@@ -98,10 +98,10 @@ class DatasetSpec:
 
 
 def dataset_spec(params: dict[str, Any], name: str) -> DatasetSpec:
-    """Resolve a dataset entry; `root: synthetic` maps to data/raw/<name>_synthetic."""
+    """Resolve a dataset entry; `root: synthetic` maps to data/synthetic/<name>."""
     entry = params["datasets"][name]
     synthetic = entry["root"] == SYNTHETIC_ROOT
-    root = RAW_DIR / f"{name}_synthetic" if synthetic else Path(entry["root"])
+    root = Path(paths.SYNTHETIC_ROOT.format(dataset=name)) if synthetic else Path(entry["root"])
     annotation = entry.get("annotation")
     return DatasetSpec(
         name=name,

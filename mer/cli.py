@@ -1,0 +1,276 @@
+"""`mer <verb>`: one verb per pipeline stage; Snakemake rules call exactly one verb each.
+
+Every verb reads the validated params file, does one job, and writes its outputs
+atomically. Bad input stops the verb with a message naming dataset, subject, clip and
+frame (exit code 2) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from mer import config, paths
+from mer.errors import MerError
+
+app = typer.Typer(
+    help="Reproducible micro-expression recognition: synthetic corpora, face crops, "
+    "GAMDSS keyframes, TV-L1 flow, leakage-free LOSO training and pooled MEGC metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="The params file.")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset name from params.yaml.")]
+ExperimentOpt = Annotated[str, typer.Option("--experiment", "-e", help="Experiment name from params.yaml.")]
+DEFAULT_PARAMS = Path("params.yaml")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(func: F) -> F:
+    """Turn MerError into a one-paragraph message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MerError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _dataset(params: dict[str, Any], name: str) -> config.DatasetSpec:
+    if name not in params["datasets"]:
+        raise config.ConfigError(f"dataset {name!r} is not in params.yaml (have {sorted(params['datasets'])})")
+    return config.dataset_spec(params, name)
+
+
+def _experiment(params: dict[str, Any], name: str) -> dict[str, Any]:
+    if name not in params["experiments"]:
+        raise config.ConfigError(f"experiment {name!r} is not in params.yaml (have {sorted(params['experiments'])})")
+    return params["experiments"][name]
+
+
+@app.command()
+@reports_errors
+def synth(
+    dataset: DatasetOpt = "casme2",
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output root (default: the dataset's root).")] = None,
+) -> None:
+    """Generate a synthetic corpus in the real corpus's on-disk layout, with exact ground truth."""
+    from mer import synth as synth_mod
+
+    params = config.load(params_file)
+    target = out_dir or _dataset(params, dataset).root
+    synth_mod.generate(dataset, params, target)
+    out.print(f"synthetic {dataset} written to {target}")
+
+
+@app.command()
+@reports_errors
+def validate(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Pre-flight check of a corpus: every problem listed at once; non-zero exit if any."""
+    from mer import datasets
+
+    spec = _dataset(config.load(params_file), dataset)
+    problems = datasets.validate(spec)
+    for problem in problems:
+        out.print(str(problem), highlight=False, soft_wrap=True)
+    if problems:
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {dataset} at {spec.root}")
+        raise typer.Exit(1)
+    out.print(f"{dataset} at {spec.root}: no problems found")
+
+
+@app.command()
+@reports_errors
+def manifest(
+    dataset: DatasetOpt = "casme2",
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Manifest CSV path.")] = None,
+) -> None:
+    """Freeze the sample manifest of a corpus under its label scheme (validated first)."""
+    from mer import datasets
+
+    spec = _dataset(config.load(params_file), dataset)
+    frame, meta = datasets.build_manifest(spec)
+    target = out_csv or paths.fill(paths.MANIFEST, dataset=dataset)
+    datasets.write_manifest(frame, meta, target)
+    out.print(f"{len(frame)} samples → {target}")
+
+
+@app.command()
+@reports_errors
+def crop(
+    subject: Annotated[str, typer.Option("--subject", "-s", help="Subject folder name, e.g. sub01.")],
+    dataset: DatasetOpt = "casme2",
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Detect the face once per clip (MTCNN) and store aligned uint8 crops of every frame."""
+    from mer import datasets
+    from mer.preprocess.faces import crop_subject
+
+    params = config.load(params_file)
+    spec = _dataset(params, dataset)
+    rows = datasets.read_manifest(paths.fill(paths.MANIFEST, dataset=dataset))
+    rows = rows[rows["subject"] == subject]
+    if rows.empty:
+        raise config.ConfigError(f"subject {subject!r} has no samples in the {dataset} manifest")
+    info = datasets.get(dataset)
+    crop_subject(rows, spec.root, info.frame_regex, params["crop"], paths.fill(paths.FACES, dataset=dataset, subject=subject))
+
+
+@app.command()
+@reports_errors
+def keyframes(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Reselect onset/apex/offset (GAMDSS Algorithm 1) for every sample and cache the table."""
+    from mer import atomic, datasets
+    from mer.preprocess.keyframes import keyframes_table
+
+    params = config.load(params_file)
+    _dataset(params, dataset)
+    rows = datasets.read_manifest(paths.fill(paths.MANIFEST, dataset=dataset))
+    faces_dir = paths.fill(paths.FACES_DIR, dataset=dataset)
+    table = keyframes_table(rows, faces_dir, params["keyframes"])
+    atomic.write_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), table)
+
+
+@app.command()
+@reports_errors
+def flow(
+    subject: Annotated[str, typer.Option("--subject", "-s", help="Subject folder name, e.g. sub01.")],
+    dataset: DatasetOpt = "casme2",
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """TV-L1 rise/fall flow plus optical strain for one subject, cached in HDF5."""
+    import pandas as pd
+
+    from mer.flow.cache import flow_subject
+
+    params = config.load(params_file)
+    _dataset(params, dataset)
+    table = pd.read_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), dtype={"subject": str, "clip": str})
+    flow_subject(
+        paths.fill(paths.FACES, dataset=dataset, subject=subject),
+        table[table["subject"] == subject],
+        params["flow"],
+        paths.fill(paths.FLOW, dataset=dataset, subject=subject),
+    )
+
+
+def _experiment_manifest(params: dict[str, Any], experiment: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    from mer import datasets
+
+    frames = [datasets.read_manifest(paths.fill(paths.MANIFEST, dataset=name)) for name in experiment["datasets"]]
+    return pd.concat(frames, ignore_index=True)
+
+
+@app.command()
+@reports_errors
+def folds(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Write the experiment's folds (protocol over the manifest), keyed on (dataset, subject)."""
+    from mer import protocols
+
+    params = config.load(params_file)
+    exp = _experiment(params, experiment)
+    result = protocols.make_folds(exp["protocol"], _experiment_manifest(params, exp))
+    protocols.write_folds(result, paths.fill(paths.FOLDS, experiment=experiment))
+
+
+@app.command()
+@reports_errors
+def train(
+    experiment: ExperimentOpt,
+    fold: Annotated[str, typer.Option("--fold", "-f", help="Fold name from folds.json.")],
+    seed: Annotated[int, typer.Option("--seed", help="Training seed.")] = 0,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Train one fold with a fixed epoch budget, then predict its test subjects once."""
+    from mer import protocols
+    from mer.training import train_fold
+
+    params = config.load(params_file)
+    exp = _experiment(params, experiment)
+    train_fold(
+        _experiment_manifest(params, exp),
+        protocols.read_folds(paths.fill(paths.FOLDS, experiment=experiment)),
+        fold,
+        exp,
+        lambda dataset, subject: paths.fill(paths.FLOW, dataset=dataset, subject=subject),
+        seed,
+        paths.fill(paths.FOLD_DIR, experiment=experiment, seed=seed, fold=fold),
+        threads=threads,
+    )
+
+
+@app.command()
+@reports_errors
+def evaluate(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Pool every fold's predictions (MEGC style) into UF1, UAR and accuracy per seed."""
+    from mer import atomic
+    from mer.metrics import evaluate_experiment
+
+    params = config.load(params_file)
+    exp = _experiment(params, experiment)
+    manifest_rows = _experiment_manifest(params, exp)
+    classes = manifest_rows.drop_duplicates("label_index").sort_values("label_index")["label"].tolist()
+    metrics = evaluate_experiment(paths.fill(paths.METRICS, experiment=experiment).parent, classes)
+    atomic.write_json(paths.fill(paths.METRICS, experiment=experiment), metrics)
+
+
+@app.command()
+@reports_errors
+def report(params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Benchmark tables (Markdown + CSV) from saved metrics, with provenance; prints the table."""
+    from mer.report import build_report
+
+    params = config.load(params_file)
+    markdown = build_report(params, params_file)
+    out.print(markdown, highlight=False, markup=False)
+
+
+@app.command()
+@reports_errors
+def pipeline(
+    stage: Annotated[str, typer.Argument(help="DVC stage: preprocess, flow, train or report.")],
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Run the Snakemake target behind a DVC stage (flags from $MER_SNAKEMAKE_ARGS)."""
+    from mer.workflow import run_stage
+
+    raise typer.Exit(run_stage(stage, str(params_file)))
+
+
+@app.command()
+def doctor() -> None:
+    """Check the installation: library versions, MTCNN weights, OpenCV's TV-L1, torch devices."""
+    from mer.doctor import run_checks
+
+    ok = run_checks(out)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point for `python -m mer` and the `mer` script."""
+    app(prog_name="mer")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The dataset registry: one `DatasetInfo` per corpus, filled by the corpus modules.
+
+Every fact a loader needs about a corpus (frame naming, folder layout, annotation file
+versions and reader, emotion vocabulary, label schemes) lives in its `DatasetInfo`, so the
+stages never branch on a dataset's name. A corpus module calls `register` once at import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mer.datasets import schemes
+from mer.errors import ConfigError
+
+# Columns every corpus's `read_annotation` returns, values still raw (validated later).
+ANNOTATION_COLUMNS = ("row", "subject", "clip", "onset", "apex", "offset", "action_units", "emotion")
+
+
+@dataclass(frozen=True)
+class AnnotationVersion:
+    """One release of a corpus's annotation file, recognised by name and, if pinned, content.
+
+    `sha256` stays None until the digest of the owners' file has been checked; such a
+    version is then recognised by its file name alone.
+    """
+
+    version: str
+    filename: str
+    sha256: str | None = None
+    synthetic: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What `mer` knows about one corpus.
+
+    `frame_regex` must match a whole frame file name and capture its frame number.
+    `frame_folders` are tried in order under the dataset root ("." is the root itself).
+    `read_annotation` returns one row per annotated sample with `ANNOTATION_COLUMNS`,
+    values as found in the file; `subject_folder` turns a raw subject id into the
+    corpus's subject folder name (ValueError if it cannot). Emotion labels are compared
+    after lower-casing and collapsing spaces, then mapped through `emotion_aliases`.
+    """
+
+    name: str
+    display_name: str
+    fps: int
+    frame_regex: re.Pattern[str]
+    frame_folders: tuple[str, ...]
+    annotation_globs: tuple[str, ...]
+    annotation_versions: tuple[AnnotationVersion, ...]
+    read_annotation: Callable[[Path], pd.DataFrame]
+    subject_folder: Callable[[object], str]
+    emotions: tuple[str, ...]
+    emotion_aliases: Mapping[str, str]
+    schemes: tuple[str, ...]
+
+    def normalise_emotion(self, raw: object) -> str | None:
+        """The canonical emotion for a raw label, or None if it is not in the vocabulary."""
+        if not isinstance(raw, str):
+            return None
+        key = " ".join(raw.split()).lower()
+        key = self.emotion_aliases.get(key, key)
+        return key if key in self.emotions else None
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def register(info: DatasetInfo) -> DatasetInfo:
+    """Add a corpus; its schemes must exist and cover its emotion vocabulary exactly."""
+    if info.name in _REGISTRY:
+        raise ValueError(f"dataset {info.name!r} is registered twice")
+    if info.frame_regex.groups != 1:
+        raise ValueError(f"{info.name}: frame_regex must have exactly one group (the frame number)")
+    for alias, target in info.emotion_aliases.items():
+        if target not in info.emotions:
+            raise ValueError(f"{info.name}: alias {alias!r} points to {target!r}, not a known emotion")
+    for scheme_name in info.schemes:
+        scheme = schemes.get(scheme_name)
+        covered = set(scheme.members) | set(scheme.excluded)
+        if scheme.dataset != info.name or covered != set(info.emotions):
+            raise ValueError(
+                f"scheme {scheme_name!r} does not fit {info.name}: it is for {scheme.dataset!r} and "
+                f"covers {sorted(covered)}, the corpus has {sorted(info.emotions)}"
+            )
+    _REGISTRY[info.name] = info
+    return info
+
+
+def names() -> list[str]:
+    """Registered dataset names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> DatasetInfo:
+    """The registered corpus `name`; ConfigError listing the known names otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(names())}") from None

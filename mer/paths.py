@@ -1,0 +1,29 @@
+"""Where every artifact lives: one set of path templates shared by the CLI and the workflow.
+
+The templates use Snakemake's wildcard syntax, so `workflow/rules/*.smk` use them directly
+as rule outputs and Python code fills them with `str.format`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SYNTHETIC_DIR = "data/synthetic"
+SYNTHETIC_ROOT = SYNTHETIC_DIR + "/{dataset}"
+MANIFEST = "data/interim/{dataset}/manifest.csv"
+FACES_DIR = "data/interim/{dataset}/faces"
+FACES = FACES_DIR + "/{subject}.h5"
+KEYFRAMES = "data/interim/{dataset}/keyframes.csv"
+FLOW = "data/processed/{dataset}/flow/{subject}.h5"
+RUN_DIR = "results/runs/{experiment}"
+FOLDS = RUN_DIR + "/folds.json"
+FOLD_DIR = RUN_DIR + "/seed{seed}/fold-{fold}"
+PREDICTIONS = FOLD_DIR + "/predictions.csv"
+METRICS = RUN_DIR + "/metrics.json"
+TABLES = "results/tables/benchmark"
+SUMMARY = "results/metrics.json"
+
+
+def fill(template: str, **wildcards: object) -> Path:
+    """A concrete path from a template and its wildcard values."""
+    return Path(template.format(**wildcards))

@@ -1,0 +1,1 @@
+"""Per-clip preprocessing: MTCNN face crops and GAMDSS keyframe reselection."""

@@ -1,0 +1,28 @@
+"""Evaluation protocols: folds materialised from a manifest, hashed and leakage-checked."""
+
+from mer.protocols.folds import (
+    FoldError,
+    LeakageError,
+    check_no_leakage,
+    fold_by_name,
+    folds_hash,
+    read_folds,
+    verify_hash,
+    write_folds,
+)
+from mer.protocols.loso import loso_folds
+from mer.protocols.registry import PROTOCOLS, make_folds
+
+__all__ = [
+    "PROTOCOLS",
+    "FoldError",
+    "LeakageError",
+    "check_no_leakage",
+    "fold_by_name",
+    "folds_hash",
+    "loso_folds",
+    "make_folds",
+    "read_folds",
+    "verify_hash",
+    "write_folds",
+]

@@ -1,0 +1,129 @@
+"""Model inputs for one fold: classes from the manifest, the fold split, and flow tensors.
+
+Flow is read from the per-subject HDF5 caches once per job and kept in memory. Resizing
+and normalisation happen here, at load time, from each sample alone, so no statistic of
+the test subjects can reach training:
+
+* resize to `input_size` with `area` interpolation when shrinking (an average over the
+  covered pixels, i.e. anti-aliased) and antialiased bilinear when enlarging;
+* each channel divided by its own maximum absolute value, so values lie in [-1, 1], the
+  sign of motion is kept and zero still means "no motion" (an all-zero channel stays zero).
+  The division also cancels the change of pixel units that resizing a flow field implies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mer.errors import InputDataError
+from mer.protocols.folds import subject_keys
+
+FlowPaths = Callable[[str, str], Path]
+
+# params.yaml `experiments.<name>.input` → which cached flows are stacked along channels.
+INPUT_KINDS: dict[str, tuple[str, ...]] = {
+    "rise_flow": ("rise",),
+    "fall_flow": ("fall",),
+    "rise_fall_flow": ("rise", "fall"),
+}
+FLOW_CHANNELS = 3
+
+
+def input_channels(input_name: str) -> int:
+    """Channels of an input kind: (u, v, strain) per stacked flow."""
+    return FLOW_CHANNELS * len(INPUT_KINDS[input_name])
+
+
+def class_names(manifest: pd.DataFrame) -> list[str]:
+    """Class names ordered by label_index; the indices must be 0..C-1, each with one name."""
+    pairs = manifest[["label_index", "label"]].drop_duplicates()
+    by_index = pairs.groupby("label_index")["label"].unique()
+    for index, labels in by_index.items():
+        if len(labels) > 1:
+            raise InputDataError(f"label_index {index} has several labels: {sorted(map(str, labels))}")
+    by_name = pairs.groupby("label")["label_index"].nunique()
+    if (by_name > 1).any():
+        raise InputDataError(f"labels with several indices: {sorted(by_name[by_name > 1].index)}")
+    indices = sorted(int(i) for i in by_index.index)
+    if indices != list(range(len(indices))):
+        raise InputDataError(f"label_index values must be 0..C-1, found {indices}")
+    return [str(by_index[i][0]) for i in indices]
+
+
+def split_fold(manifest: pd.DataFrame, fold: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Manifest rows of the fold's training and test subjects, sorted by sample key."""
+    keys = list(zip(manifest["dataset"].astype(str), manifest["subject"].astype(str), strict=True))
+    train_keys, test_keys = subject_keys(fold["train"]), subject_keys(fold["test"])
+    in_train = np.array([key in train_keys for key in keys], dtype=bool)
+    in_test = np.array([key in test_keys for key in keys], dtype=bool)
+    order = ["dataset", "subject", "clip"]
+    train = manifest[in_train].astype({c: str for c in order}).sort_values(order, kind="stable")
+    test = manifest[in_test].astype({c: str for c in order}).sort_values(order, kind="stable")
+    for part, rows in (("train", train), ("test", test)):
+        if rows.empty:
+            raise InputDataError(f"fold {fold['name']!r} has no {part} samples in the manifest")
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def sample_keys_digest(rows: pd.DataFrame) -> str:
+    """SHA-256 of the rows' (dataset, subject, clip) keys, to tie a checkpoint to its training set."""
+    text = "\n".join(f"{d}\t{s}\t{c}" for d, s, c in zip(rows["dataset"], rows["subject"], rows["clip"], strict=True))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_subject_flows(path: Path, clips: list[str], kinds: tuple[str, ...], dataset: str, subject: str) -> list[np.ndarray]:
+    """Each clip's flows from one subject file, concatenated along channels (float32, (3·k, S, S))."""
+    if not path.is_file():
+        raise InputDataError("flow cache not found", dataset=dataset, subject=subject, path=str(path))
+    out = []
+    with h5py.File(path, "r") as handle:
+        for clip in clips:
+            parts = []
+            for kind in kinds:
+                where = f"{clip}/{kind}"
+                if where not in handle:
+                    raise InputDataError(f"no {kind!r} flow in the cache", dataset=dataset, subject=subject, clip=clip, path=str(path))
+                array = np.asarray(handle[where], dtype=np.float32)
+                if array.ndim != 3 or array.shape[0] != FLOW_CHANNELS or array.shape[1] != array.shape[2]:
+                    raise InputDataError(
+                        f"{kind!r} flow has shape {array.shape}, expected (3, S, S)",
+                        dataset=dataset, subject=subject, clip=clip, path=str(path),
+                    )
+                parts.append(array)
+            out.append(np.concatenate(parts, axis=0))
+    return out
+
+
+def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
+    """Resize one (C, S, S) flow to (C, size, size) and scale each channel by its max |value|."""
+    tensor = torch.from_numpy(flow).unsqueeze(0)
+    if tensor.shape[-1] > size:
+        tensor = F.interpolate(tensor, size=(size, size), mode="area")
+    elif tensor.shape[-1] < size:
+        tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    tensor = tensor.squeeze(0)
+    scale = tensor.abs().amax(dim=(1, 2), keepdim=True)
+    return torch.where(scale > 0, tensor / scale.clamp_min(torch.finfo(tensor.dtype).tiny), tensor)
+
+
+def load_inputs(rows: pd.DataFrame, input_name: str, size: int, flow_paths: FlowPaths) -> torch.Tensor:
+    """(N, C, size, size) float32 inputs for `rows`, in row order, one HDF5 file open per subject."""
+    kinds = INPUT_KINDS[input_name]
+    tensors: dict[int, torch.Tensor] = {}
+    for (dataset, subject), group in rows.groupby(["dataset", "subject"], sort=True):
+        flows = read_subject_flows(Path(flow_paths(dataset, subject)), group["clip"].tolist(), kinds, dataset, subject)
+        for position, flow in zip(group.index, flows, strict=True):
+            if not np.isfinite(flow).all():
+                clip = rows.at[position, "clip"]
+                raise InputDataError("flow holds NaN or infinite values", dataset=dataset, subject=subject, clip=clip)
+            tensors[position] = to_model_input(flow, size)
+    return torch.stack([tensors[position] for position in rows.index])

@@ -1,0 +1,78 @@
+"""What the Snakemake workflow fans out over, decided when it is parsed, and the DVC entry.
+
+The fan-out is static: subjects come from the synth config (synthetic corpora) or from the
+annotation file (real corpora), and folds follow from the subjects under each experiment's
+protocol. Keeping this here, not in the Snakefile, makes it testable without Snakemake.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mer import config as mer_config
+from mer import paths
+from mer.errors import ConfigError
+
+# DVC stages name these Snakemake rules as their targets (see dvc.yaml).
+STAGE_TARGETS = {
+    "preprocess": "preprocess_all",
+    "flow": "flow_all",
+    "train": "train_all",
+    "report": "all",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Datasets, their subjects, experiments and their fold names for one params file."""
+
+    datasets: list[str]
+    subjects: dict[str, list[str]]
+    experiments: dict[str, dict[str, Any]]
+    folds: dict[str, list[str]]
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], params_file: str | Path) -> Plan:
+        """Validate Snakemake's config and derive the fan-out.
+
+        Rules pass the params *file* to each `mer` verb, so Snakemake's `--config key=value`
+        overrides would be invisible to them; they are refused with a pointer to --configfile.
+        """
+        mer_config.validate(params, source=str(params_file))
+        if params != mer_config.load(params_file):
+            raise ConfigError(
+                f"Snakemake's config differs from {params_file}: `--config` overrides are not "
+                "passed to the mer verbs. Put the changes in a params file and use --configfile."
+            )
+        from mer import datasets, protocols, synth
+
+        subjects = {}
+        for name in params["datasets"]:
+            spec = mer_config.dataset_spec(params, name)
+            subjects[name] = synth.planned_subjects(name, params) if spec.synthetic else datasets.list_subjects(spec)
+        folds = {
+            name: protocols.planned_fold_names(exp["protocol"], {d: subjects[d] for d in exp["datasets"]})
+            for name, exp in params["experiments"].items()
+        }
+        return cls(sorted(params["datasets"]), subjects, dict(params["experiments"]), folds)
+
+
+def run_stage(stage: str, params_file: str = "params.yaml") -> int:
+    """Run the Snakemake target behind a DVC stage; extra flags come from MER_SNAKEMAKE_ARGS.
+
+    The DVC command line stays machine-independent (so DVC never sees a changed stage) while
+    users add `--cores 8 --use-conda` or `--workflow-profile profiles/slurm` per machine.
+    """
+    if stage not in STAGE_TARGETS:
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {sorted(STAGE_TARGETS)}")
+    # DVC requires every declared output to exist; a run on real corpora makes no synthetic ones.
+    Path(paths.SYNTHETIC_DIR).mkdir(parents=True, exist_ok=True)
+    extra = shlex.split(os.environ.get("MER_SNAKEMAKE_ARGS", "--cores 2"))
+    command = [sys.executable, "-m", "snakemake", "--configfile", params_file, *extra, STAGE_TARGETS[stage]]
+    return subprocess.call(command)

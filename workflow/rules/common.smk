@@ -1,0 +1,58 @@
+# Shared helpers: validated params, the static fan-out (subjects, folds), target lists.
+from pathlib import Path
+
+from mer import config as mer_config
+from mer import paths
+from mer.workflow import Plan
+
+PARAMS_FILE = (workflow.overwrite_configfiles or ["params.yaml"])[-1]
+PLAN = Plan.from_config(config, PARAMS_FILE)
+MER = "python -m mer"
+
+
+def subjects(dataset):
+    return PLAN.subjects[dataset]
+
+
+def faces_of(dataset):
+    return [paths.FACES.format(dataset=dataset, subject=s) for s in subjects(dataset)]
+
+
+def flows_of(datasets):
+    return [paths.FLOW.format(dataset=d, subject=s) for d in datasets for s in subjects(d)]
+
+
+def manifests_of(datasets):
+    return [paths.MANIFEST.format(dataset=d) for d in datasets]
+
+
+def predictions_of(experiment):
+    return [
+        paths.PREDICTIONS.format(experiment=experiment, seed=seed, fold=fold)
+        for seed in PLAN.experiments[experiment]["seeds"]
+        for fold in PLAN.folds[experiment]
+    ]
+
+
+def raw_root(wildcards):
+    return str(mer_config.dataset_spec(config, wildcards.dataset).root)
+
+
+def keyframe_tables():
+    return [paths.KEYFRAMES.format(dataset=d) for d in PLAN.datasets]
+
+
+def all_flows():
+    return flows_of(PLAN.datasets)
+
+
+def all_predictions():
+    return [p for e in PLAN.experiments for p in predictions_of(e)]
+
+
+def all_metrics():
+    return [paths.METRICS.format(experiment=e) for e in PLAN.experiments]
+
+
+def tables():
+    return [paths.TABLES + ".md", paths.TABLES + ".csv", paths.SUMMARY]

@@ -1,0 +1,40 @@
+# Face crops (one MTCNN box per clip) and GAMDSS keyframe reselection.
+
+
+rule crop:
+    input:
+        manifest=paths.MANIFEST,
+        raw=raw_root,
+    output:
+        paths.FACES,
+    params:
+        crop=config["crop"],
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/crop/{dataset}/{subject}.log",
+    shell:
+        "{MER} crop -d {wildcards.dataset} -s {wildcards.subject} -p {PARAMS_FILE} > {log} 2>&1"
+
+
+rule keyframes:
+    input:
+        manifest=paths.MANIFEST,
+        faces=lambda wc: faces_of(wc.dataset),
+    output:
+        paths.KEYFRAMES,
+    params:
+        keyframes=config["keyframes"],
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/keyframes/{dataset}.log",
+    shell:
+        "{MER} keyframes -d {wildcards.dataset} -p {PARAMS_FILE} > {log} 2>&1"
+
+
+rule preprocess_all:
+    input:
+        keyframe_tables(),

@@ -1,0 +1,55 @@
+# Folds, one training job per (experiment, seed, fold), pooled evaluation.
+
+
+rule folds:
+    input:
+        lambda wc: manifests_of(PLAN.experiments[wc.experiment]["datasets"]),
+    output:
+        paths.FOLDS,
+    params:
+        protocol=lambda wc: PLAN.experiments[wc.experiment]["protocol"],
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/folds/{experiment}.log",
+    shell:
+        "{MER} folds -e {wildcards.experiment} -p {PARAMS_FILE} > {log} 2>&1"
+
+
+rule train:
+    input:
+        folds=paths.FOLDS,
+        manifests=lambda wc: manifests_of(PLAN.experiments[wc.experiment]["datasets"]),
+        flows=lambda wc: flows_of(PLAN.experiments[wc.experiment]["datasets"]),
+    output:
+        paths.PREDICTIONS,
+    params:
+        experiment=lambda wc: PLAN.experiments[wc.experiment],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/train/{experiment}/seed{seed}/fold-{fold}.log",
+    shell:
+        "{MER} train -e {wildcards.experiment} --seed {wildcards.seed} -f {wildcards.fold}"
+        " --threads {threads} -p {PARAMS_FILE} > {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        lambda wc: predictions_of(wc.experiment),
+    output:
+        paths.METRICS,
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/evaluate/{experiment}.log",
+    shell:
+        "{MER} evaluate -e {wildcards.experiment} -p {PARAMS_FILE} > {log} 2>&1"
+
+
+rule train_all:
+    input:
+        all_metrics(),
