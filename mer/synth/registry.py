@@ -1,0 +1,60 @@
+"""Synthetic corpus presets by dataset name, and the all-or-nothing generation of a corpus.
+
+A corpus is rendered into a temporary folder beside its destination and renamed into place
+only when complete, so a crash never leaves a half corpus that looks finished; an existing
+corpus is replaced only after the new one succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mer.errors import ConfigError
+from mer.synth import casme2
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to name the subjects of, and write, one dataset's synthetic twin (from params['synth'])."""
+
+    subjects: Callable[[dict[str, Any]], list[str]]
+    write: Callable[[dict[str, Any], Path], None]
+
+
+PRESETS: dict[str, Preset] = {casme2.DATASET: Preset(subjects=casme2.subjects, write=casme2.write)}
+
+
+def _preset(dataset: str) -> Preset:
+    if dataset not in PRESETS:
+        raise ConfigError(f"no synthetic preset for dataset {dataset!r} (have {sorted(PRESETS)})")
+    return PRESETS[dataset]
+
+
+def planned_subjects(dataset: str, params: dict[str, Any]) -> list[str]:
+    """Subject folder names `generate` will create, without generating anything."""
+    return _preset(dataset).subjects(params["synth"])
+
+
+def generate(dataset: str, params: dict[str, Any], out_root: Path) -> None:
+    """Write the synthetic twin of `dataset` to `out_root` (replacing it) from params['synth']."""
+    preset = _preset(dataset)
+    out_root = Path(out_root)
+    out_root.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_root.with_name(f".{out_root.name}.tmp-{os.getpid()}")
+    retired = out_root.with_name(f".{out_root.name}.old-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        preset.write(params["synth"], staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out_root.exists():
+        os.replace(out_root, retired)
+    os.replace(staging, out_root)
+    shutil.rmtree(retired, ignore_errors=True)
