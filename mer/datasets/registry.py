@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer.datasets import schemes
+from mer.datasets import schemes as label_schemes
 from mer.errors import ConfigError
 
 # Columns every corpus's `read_annotation` returns, values still raw (validated later).
@@ -69,6 +69,15 @@ class DatasetInfo:
         key = self.emotion_aliases.get(key, key)
         return key if key in self.emotions else None
 
+    def scheme(self, name: str) -> label_schemes.LabelScheme:
+        """The label scheme `name`, which must be one this corpus offers."""
+        if name not in self.schemes:
+            raise ConfigError(
+                f"datasets.{self.name}.scheme: {name!r} is not a label scheme for {self.display_name}; "
+                f"available: {', '.join(self.schemes)}"
+            )
+        return label_schemes.get(name)
+
 
 _REGISTRY: dict[str, DatasetInfo] = {}
 
@@ -83,7 +92,7 @@ def register(info: DatasetInfo) -> DatasetInfo:
         if target not in info.emotions:
             raise ValueError(f"{info.name}: alias {alias!r} points to {target!r}, not a known emotion")
     for scheme_name in info.schemes:
-        scheme = schemes.get(scheme_name)
+        scheme = label_schemes.get(scheme_name)
         covered = set(scheme.members) | set(scheme.excluded)
         if scheme.dataset != info.name or covered != set(info.emotions):
             raise ValueError(
