@@ -1,0 +1,334 @@
+"""Face crops (one MTCNN box per clip) and GAMDSS keyframe reselection."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import data
+
+from mer import h5
+from mer.errors import InputDataError
+from mer.preprocess import faces
+from mer.preprocess.keyframes import COLUMNS, keyframes_table, reselect
+
+CROP = {
+    "reference": "onset",
+    "size": 64,
+    "margin": 0.15,
+    "min_face_size": 40,
+    "thresholds": [0.6, 0.7, 0.7],
+    "device": "cpu",
+}
+REGEX = re.compile(r"img(\d+)\.png")
+FRAMES = range(10, 19)  # files on disk; the sample is onset 11, apex 14, offset 17
+SAMPLE = {
+    "dataset": "casme2",
+    "subject": "sub01",
+    "clip": "EP01_01",
+    "onset": 11,
+    "apex": 14,
+    "offset": 17,
+    "frame_dir": "sub01/EP01_01",
+}
+CANVAS = (240, 320)  # height, width
+BACKGROUND = 90
+
+
+class PngFrames:
+    """A frame source over PNG files, independent of mer.datasets."""
+
+    def list_frames(self, clip_dir: Path, pattern: re.Pattern[str]) -> list[tuple[int, Path]]:
+        found = [(int(m.group(1)), p) for p in Path(clip_dir).iterdir() if (m := pattern.fullmatch(p.name))]
+        return sorted(found)
+
+    def read_frame(self, path: Path, *, dataset: str, subject: str, clip: str, frame: int) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def face_canvas() -> np.ndarray:
+    """The astronaut's head (about 60 × 75 px face) on a flat 320 × 240 canvas."""
+    head = cv2.resize(data.astronaut()[0:300, 100:400], (200, 200), interpolation=cv2.INTER_AREA)
+    canvas = np.full((*CANVAS, 3), BACKGROUND, dtype=np.uint8)
+    canvas[20:220, 60:260] = head
+    return canvas
+
+
+def shifted(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """`image` translated by (dx, dy) pixels (sub-pixel, bilinear, replicated border)."""
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    size = (image.shape[1], image.shape[0])
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def write_clip(root: Path, images: dict[int, np.ndarray]) -> None:
+    clip_dir = root / SAMPLE["frame_dir"]
+    clip_dir.mkdir(parents=True, exist_ok=True)
+    for number, image in images.items():
+        cv2.imwrite(str(clip_dir / f"img{number}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+def moving_face() -> dict[int, np.ndarray]:
+    """The head drifting by (0.4, −0.3) px per frame: sub-pixel steps adding up to whole pixels."""
+    canvas = face_canvas()
+    return {n: shifted(canvas, 0.4 * (n - 10), -0.3 * (n - 10)) for n in FRAMES}
+
+
+def crop(root: Path, out: Path, **overrides: Any) -> None:
+    faces.crop_subject(pd.DataFrame([SAMPLE]), root, REGEX, {**CROP, **overrides}, out, source=PngFrames())
+
+
+def test_one_box_from_the_reference_frame_crops_every_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = moving_face()
+    write_clip(tmp_path, images)
+    detected_on: list[int] = []
+    real_detect = faces.detect
+
+    def counting_detect(image: np.ndarray, frame: int, crop: dict[str, Any]) -> faces.Detection | None:
+        detected_on.append(frame)
+        return real_detect(image, frame, crop)
+
+    monkeypatch.setattr(faces, "detect", counting_detect)
+    crop(tmp_path, tmp_path / "sub01.h5")
+    assert detected_on == [11]
+
+    with h5py.File(tmp_path / "sub01.h5", "r") as f:
+        assert (f.attrs["dataset"], f.attrs["subject"]) == ("casme2", "sub01")
+        group = f["EP01_01"]
+        attrs = h5.read_attrs(group)
+        stored, numbers = group["frames"][()], group["frame_numbers"][()]
+    assert numbers.tolist() == list(range(11, 18)) and numbers.dtype == np.int32
+    assert stored.shape == (7, 64, 64, 3) and stored.dtype == np.uint8
+    x0, y0, x1, y1 = attrs["box"].tolist()
+    for frame, face in zip(numbers, stored, strict=True):
+        expected = cv2.resize(images[int(frame)][y0:y1, x0:x1], (64, 64), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(face, expected)
+    # The head occupies x 60..260, y 20..220 of the canvas; MTCNN's face box lies inside it.
+    assert x1 - x0 == y1 - y0 and 60 <= x0 and x1 <= 262 and 18 <= y0 and y1 <= 222
+    landmarks = attrs["landmarks"]
+    assert landmarks.shape == (5, 2) and np.all((landmarks[:, 0] > x0) & (landmarks[:, 0] < x1))
+    assert landmarks[0, 0] < landmarks[1, 0]  # left eye (image left) before right eye
+    assert attrs["fallback"] == "none" and attrs["reference_frame"] == 11
+    assert attrs["detector"] == "facenet-pytorch MTCNN 2.6.0" and attrs["probability"] > 0.9
+    assert attrs["thresholds"].tolist() == [0.6, 0.7, 0.7]
+    assert (attrs["min_face_size"], attrs["margin"], attrs["size"]) == (40, 0.15, 64)
+
+
+def test_apex_reference_detects_on_the_apex(tmp_path: Path) -> None:
+    write_clip(tmp_path, moving_face())
+    crop(tmp_path, tmp_path / "sub01.h5", reference="apex")
+    with h5py.File(tmp_path / "sub01.h5", "r") as f:
+        assert f["EP01_01"].attrs["reference_frame"] == 14
+
+
+def test_blank_reference_frame_falls_back_to_a_neighbour(tmp_path: Path) -> None:
+    images = moving_face()
+    images[11] = np.full_like(images[11], BACKGROUND)
+    write_clip(tmp_path, images)
+    crop(tmp_path, tmp_path / "sub01.h5")
+    with h5py.File(tmp_path / "sub01.h5", "r") as f:
+        attrs = h5.read_attrs(f["EP01_01"])
+    assert attrs["fallback"] == "neighbour_frame:12"
+    assert attrs["reference_frame"] == 12
+
+
+def test_no_face_anywhere_names_the_sample(tmp_path: Path) -> None:
+    write_clip(tmp_path, {n: np.full((*CANVAS, 3), BACKGROUND, dtype=np.uint8) for n in FRAMES})
+    with pytest.raises(InputDataError) as info:
+        crop(tmp_path, tmp_path / "sub01.h5")
+    error = info.value
+    assert (error.dataset, error.subject, error.clip, error.frame) == ("casme2", "sub01", "EP01_01", 11)
+    assert "dataset=casme2 subject=sub01 clip=EP01_01 frame=11" in str(error)
+    assert not (tmp_path / "sub01.h5").exists()
+
+
+def test_missing_keyframe_file_names_the_frame(tmp_path: Path) -> None:
+    images = moving_face()
+    del images[14]
+    write_clip(tmp_path, images)
+    with pytest.raises(InputDataError) as info:
+        crop(tmp_path, tmp_path / "sub01.h5")
+    assert (info.value.clip, info.value.frame) == ("EP01_01", 14)
+
+
+def test_several_faces_take_the_largest() -> None:
+    head = cv2.resize(data.astronaut()[0:300, 100:400], (200, 200), interpolation=cv2.INTER_AREA)
+    canvas = np.full((240, 400, 3), BACKGROUND, dtype=np.uint8)
+    canvas[20:220, 10:210] = head
+    canvas[40:190, 230:380] = cv2.resize(head, (150, 150), interpolation=cv2.INTER_AREA)
+    detection = faces.detect(canvas, 0, CROP)
+    assert detection is not None and detection.faces == 2
+    assert detection.box[2] < 210  # the big head on the left
+
+
+def test_square_box_margin_and_image_bounds() -> None:
+    # 40 × 60 box centred at (50, 50), margin 0.25 → side 90, centred.
+    assert faces.square_box(np.array([30.0, 20.0, 70.0, 80.0]), 0.25, 200, 200) == (5, 5, 95, 95)
+    # Same box near the top-left corner: shifted inside, not padded.
+    assert faces.square_box(np.array([0.0, 0.0, 40.0, 60.0]), 0.25, 200, 200) == (0, 0, 90, 90)
+    # Larger than the image: shrunk to the shorter side.
+    assert faces.square_box(np.array([0.0, 0.0, 100.0, 100.0]), 0.5, 120, 80) == (10, 0, 90, 80)
+
+
+def test_face_file_is_byte_identical_on_rerun(tmp_path: Path) -> None:
+    write_clip(tmp_path, moving_face())
+    crop(tmp_path, tmp_path / "a.h5")
+    crop(tmp_path, tmp_path / "b.h5")
+    first = (tmp_path / "a.h5").read_bytes()
+    assert first == (tmp_path / "b.h5").read_bytes()
+    crop(tmp_path, tmp_path / "a.h5")
+    assert (tmp_path / "a.h5").read_bytes() == first
+
+
+# --- keyframes -----------------------------------------------------------------------------
+
+
+def brute_force(
+    frames: np.ndarray, numbers: np.ndarray, onset: int, apex: int, offset: int, lr: float, lf: float
+) -> tuple[int, int, int]:
+    """Algorithm 1 with plain loops over every candidate pair (reference for `reselect`)."""
+    present = {int(n): i for i, n in enumerate(numbers)}
+
+    def dist(a: int, b: int) -> float:
+        fa = frames[present[a]].astype(np.float64).ravel()
+        fb = frames[present[b]].astype(np.float64).ravel()
+        return float(np.sqrt(sum((x - y) ** 2 for x, y in zip(fa, fb, strict=True))))
+
+    r = int(lr * (apex - onset))
+    best = None
+    for o in range(onset, onset + r + 1):
+        for a in range(apex - r, apex + r + 1):
+            if o in present and a in present and o < a:
+                key = (-dist(o, a), abs(o - onset) + abs(a - apex), o, a)
+                best = key if best is None or key < best else best
+    new_onset, new_apex = (onset, apex) if best is None else best[2:]
+    rf = int(lf * (offset - apex))
+    best_off = None
+    for f in range(offset - rf, offset + rf + 1):
+        if f in present and f > new_apex:
+            key = (-dist(new_apex, f), abs(f - offset), f)
+            best_off = key if best_off is None or key < best_off else best_off
+    new_offset = max(offset, new_apex) if best_off is None else best_off[2]
+    return new_onset, new_apex, new_offset
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_reselect_matches_brute_force(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    moved = 0
+    for _ in range(60):
+        start = int(rng.integers(0, 50))
+        onset = start + int(rng.integers(0, 3))
+        apex = onset + int(rng.integers(0, 30))
+        offset = apex + int(rng.integers(0, 30))
+        numbers = np.arange(start, offset + int(rng.integers(1, 4)))
+        shape = (len(numbers), 3, 4, 2)
+        values = rng.integers(0, 256, size=shape) if dtype == np.uint8 else rng.uniform(0, 255, shape)
+        frames = values.astype(dtype)
+        lr, lf = float(rng.uniform(0, 0.5)), float(rng.uniform(0, 0.5))
+        result = reselect(frames, numbers, onset, apex, offset, lr, lf)
+        assert (result.onset, result.apex, result.offset) == brute_force(frames, numbers, onset, apex, offset, lr, lf)
+        f = {int(n): frame.astype(np.float64) for n, frame in zip(numbers, frames, strict=True)}
+        rise, fall = f[result.apex] - f[result.onset], f[result.offset] - f[result.apex]
+        assert result.rise_diff_reselected == pytest.approx(np.linalg.norm(rise), rel=1e-12)
+        assert result.fall_diff_reselected == pytest.approx(np.linalg.norm(fall), rel=1e-12)
+        assert result.rise_diff_annotated == pytest.approx(np.linalg.norm(f[apex] - f[onset]), rel=1e-12)
+        assert result.rise_diff_reselected >= result.rise_diff_annotated
+        moved += (result.onset, result.apex) != (onset, apex)
+    assert moved > 10  # the windows were non-trivial
+
+
+def test_reselect_with_gaps_in_frame_numbers() -> None:
+    rng = np.random.default_rng(3)
+    numbers = np.array([0, 1, 2, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19, 20])
+    frames = rng.integers(0, 256, size=(len(numbers), 5, 5)).astype(np.uint8)
+    result = reselect(frames, numbers, 1, 10, 19, 0.5, 0.5)
+    assert (result.onset, result.apex, result.offset) == brute_force(frames, numbers, 1, 10, 19, 0.5, 0.5)
+
+
+def test_reselect_does_not_wrap_uint8() -> None:
+    # Onset 200; apex candidates 0 (true difference 200) and 100 (true 100). Subtracting uint8
+    # wraps 0 − 200 to 56 and 100 − 200 to 156, which would pick 100.
+    values = {0: 200, 1: 200, 2: 100, 3: 0, 4: 100, 5: 200, 6: 200}
+    numbers = np.array(sorted(values))
+    frames = np.array([np.full((4, 4), values[n], dtype=np.uint8) for n in numbers])
+    wrapped = {a: float(np.linalg.norm((frames[a] - frames[0]).astype(np.float64))) for a in (2, 3)}
+    assert wrapped[2] > wrapped[3]  # the uint8 shortcut really prefers the wrong frame
+    result = reselect(frames, numbers, 0, 2, 6, 0.5, 0.0)
+    assert (result.onset, result.apex) == (0, 3)
+    assert result.rise_diff_reselected == pytest.approx(200.0 * 4)
+    assert result.rise_diff_annotated == pytest.approx(100.0 * 4)
+
+
+def test_reselect_ties_keep_the_annotation() -> None:
+    frames = np.zeros((30, 4, 4), dtype=np.uint8)
+    result = reselect(frames, np.arange(30), 2, 15, 28, 0.3, 0.3)
+    assert (result.onset, result.apex, result.offset) == (2, 15, 28)
+    assert (result.r_rise, result.r_fall) == (3, 3)
+
+
+def test_reselect_degenerate_onset_equals_apex() -> None:
+    frames = np.arange(10, dtype=np.float64).reshape(10, 1) * np.ones((10, 3))
+    result = reselect(frames, np.arange(10), 4, 4, 4, 0.1, 0.1)
+    assert (result.onset, result.apex, result.offset) == (4, 4, 4)
+    assert result.rise_diff_reselected == 0.0
+
+
+def test_reselect_missing_keyframe_names_the_frame() -> None:
+    with pytest.raises(InputDataError) as info:
+        reselect(np.zeros((3, 2, 2)), np.array([0, 1, 3]), 0, 2, 3, 0.1, 0.1)
+    assert info.value.frame == 2
+
+
+def write_faces(path: Path, subject: str, clips: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    with h5.open_for_write(path) as f:
+        f.attrs["dataset"], f.attrs["subject"] = "casme2", subject
+        for clip, (numbers, frames) in clips.items():
+            group = h5.create_group(f, clip)
+            h5.create_dataset(group, "frames", frames)
+            h5.create_dataset(group, "frame_numbers", numbers.astype(np.int32))
+
+
+def test_keyframes_table_columns_modes_and_order(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    manifest = pd.DataFrame(
+        [("sub01", "EP01", 3, 23, 40), ("sub01", "EP02", 0, 10, 20), ("sub02", "EP01", 5, 25, 45)],
+        columns=["subject", "clip", "onset", "apex", "offset"],
+    ).assign(dataset="casme2", frame_dir="x")
+    for subject, rows in manifest.groupby("subject"):
+        clips = {}
+        for row in rows.itertuples():
+            numbers = np.arange(row.onset, row.offset + 1)
+            clips[row.clip] = (numbers, rng.integers(0, 256, size=(len(numbers), 8, 8, 3)).astype(np.uint8))
+        write_faces(tmp_path / f"{subject}.h5", str(subject), clips)
+
+    params = {"mode": "reselected", "lambda_rise": 0.2, "lambda_fall": 0.2}
+    table = keyframes_table(manifest, tmp_path, params)
+    assert list(table.columns) == list(COLUMNS)
+    assert table[["subject", "clip"]].values.tolist() == [["sub01", "EP01"], ["sub01", "EP02"], ["sub02", "EP01"]]
+    assert (table["onset"] == table["onset_reselected"]).all() and (table["mode"] == "reselected").all()
+    assert (table["onset_annotated"] == manifest["onset"]).all()
+    assert (table["rise_diff_reselected"] >= table["rise_diff_annotated"]).all()
+
+    annotated = keyframes_table(manifest, tmp_path, {**params, "mode": "annotated"})
+    assert (annotated[["onset", "apex", "offset"]].values == manifest[["onset", "apex", "offset"]].values).all()
+    assert (annotated["apex_reselected"] == table["apex_reselected"]).all()
+
+
+def test_keyframes_table_missing_frame_names_the_sample(tmp_path: Path) -> None:
+    numbers = np.array([0, 1, 2, 4, 5])
+    write_faces(tmp_path / "sub01.h5", "sub01", {"EP01": (numbers, np.zeros((5, 4, 4, 3), dtype=np.uint8))})
+    manifest = pd.DataFrame([{"dataset": "casme2", "subject": "sub01", "clip": "EP01", "onset": 0, "apex": 3, "offset": 5}])
+    with pytest.raises(InputDataError) as info:
+        keyframes_table(manifest, tmp_path, {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1})
+    error = info.value
+    assert (error.dataset, error.subject, error.clip, error.frame) == ("casme2", "sub01", "EP01", 3)
+    missing_clip = manifest.assign(clip="EP09")
+    with pytest.raises(InputDataError, match="clip=EP09"):
+        keyframes_table(missing_clip, tmp_path, {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1})
