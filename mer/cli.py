@@ -45,7 +45,8 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except MerError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print("[bold red]error:[/] ", end="")
+            err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -88,11 +89,11 @@ def validate(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PA
     spec = _dataset(config.load(params_file), dataset)
     problems = datasets.validate(spec)
     for problem in problems:
-        out.print(str(problem), highlight=False, soft_wrap=True)
+        out.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if problems:
         err.print(f"[bold red]{len(problems)} problem(s)[/] in {dataset} at {spec.root}")
         raise typer.Exit(1)
-    out.print(f"{dataset} at {spec.root}: no problems found")
+    out.print(f"{dataset} at {spec.root}: no problems found", markup=False)
 
 
 @app.command()

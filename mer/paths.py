@@ -11,6 +11,7 @@ from pathlib import Path
 SYNTHETIC_DIR = "data/synthetic"
 SYNTHETIC_ROOT = SYNTHETIC_DIR + "/{dataset}"
 MANIFEST = "data/interim/{dataset}/manifest.csv"
+MANIFEST_META = "data/interim/{dataset}/manifest.json"
 FACES_DIR = "data/interim/{dataset}/faces"
 FACES = FACES_DIR + "/{subject}.h5"
 KEYFRAMES = "data/interim/{dataset}/keyframes.csv"
@@ -20,7 +21,8 @@ FOLDS = RUN_DIR + "/folds.json"
 FOLD_DIR = RUN_DIR + "/seed{seed}/fold-{fold}"
 PREDICTIONS = FOLD_DIR + "/predictions.csv"
 METRICS = RUN_DIR + "/metrics.json"
-TABLES = "results/tables/benchmark"
+TABLE_MD = "results/tables/benchmark.md"
+TABLE_CSV = "results/tables/benchmark.csv"
 SUMMARY = "results/metrics.json"
 
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "synth": {
         "subjects": 3,
-        "clips_per_subject": 3,
+        "clips_per_subject": 4,
         "frame_size": [240, 200],
         "face_size": 120,
         "onset_to_apex_frames": [5, 7],

@@ -7,7 +7,6 @@ from mer.workflow import Plan
 
 PARAMS_FILE = (workflow.overwrite_configfiles or ["params.yaml"])[-1]
 PLAN = Plan.from_config(config, PARAMS_FILE)
-MER = "python -m mer"
 
 
 def subjects(dataset):
@@ -55,4 +54,4 @@ def all_metrics():
 
 
 def tables():
-    return [paths.TABLES + ".md", paths.TABLES + ".csv", paths.SUMMARY]
+    return [paths.TABLE_MD, paths.TABLE_CSV, paths.SUMMARY]

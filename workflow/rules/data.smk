@@ -5,13 +5,14 @@ rule synth:
     output:
         directory(paths.SYNTHETIC_ROOT),
     params:
+        file=PARAMS_FILE,
         synth=config["synth"],
     conda:
         "../envs/mer.yaml"
     log:
         "logs/synth/{dataset}.log",
     shell:
-        "{MER} synth -d {wildcards.dataset} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer synth -d {wildcards.dataset} -p {params.file} > {log} 2>&1"
 
 
 rule manifest:
@@ -19,12 +20,13 @@ rule manifest:
         raw_root,
     output:
         paths.MANIFEST,
-        paths.MANIFEST.replace(".csv", ".json"),
+        paths.MANIFEST_META,
     params:
+        file=PARAMS_FILE,
         dataset=lambda wc: config["datasets"][wc.dataset],
     conda:
         "../envs/mer.yaml"
     log:
         "logs/manifest/{dataset}.log",
     shell:
-        "{MER} manifest -d {wildcards.dataset} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer manifest -d {wildcards.dataset} -p {params.file} > {log} 2>&1"

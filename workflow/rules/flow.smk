@@ -8,6 +8,7 @@ rule flow:
     output:
         paths.FLOW,
     params:
+        file=PARAMS_FILE,
         flow=config["flow"],
     resources:
         mem_mb=2000,
@@ -16,7 +17,7 @@ rule flow:
     log:
         "logs/flow/{dataset}/{subject}.log",
     shell:
-        "{MER} flow -d {wildcards.dataset} -s {wildcards.subject} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer flow -d {wildcards.dataset} -s {wildcards.subject} -p {params.file} > {log} 2>&1"
 
 
 rule flow_all:

@@ -8,6 +8,7 @@ rule crop:
     output:
         paths.FACES,
     params:
+        file=PARAMS_FILE,
         crop=config["crop"],
     resources:
         mem_mb=2000,
@@ -16,7 +17,7 @@ rule crop:
     log:
         "logs/crop/{dataset}/{subject}.log",
     shell:
-        "{MER} crop -d {wildcards.dataset} -s {wildcards.subject} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer crop -d {wildcards.dataset} -s {wildcards.subject} -p {params.file} > {log} 2>&1"
 
 
 rule keyframes:
@@ -26,13 +27,14 @@ rule keyframes:
     output:
         paths.KEYFRAMES,
     params:
+        file=PARAMS_FILE,
         keyframes=config["keyframes"],
     conda:
         "../envs/mer.yaml"
     log:
         "logs/keyframes/{dataset}.log",
     shell:
-        "{MER} keyframes -d {wildcards.dataset} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer keyframes -d {wildcards.dataset} -p {params.file} > {log} 2>&1"
 
 
 rule preprocess_all:

@@ -5,12 +5,14 @@ rule report:
     input:
         all_metrics(),
     output:
-        paths.TABLES + ".md",
-        paths.TABLES + ".csv",
+        paths.TABLE_MD,
+        paths.TABLE_CSV,
         paths.SUMMARY,
+    params:
+        file=PARAMS_FILE,
     conda:
         "../envs/mer.yaml"
     log:
         "logs/report/benchmark.log",
     shell:
-        "{MER} report -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer report -p {params.file} > {log} 2>&1"

@@ -7,13 +7,14 @@ rule folds:
     output:
         paths.FOLDS,
     params:
+        file=PARAMS_FILE,
         protocol=lambda wc: PLAN.experiments[wc.experiment]["protocol"],
     conda:
         "../envs/mer.yaml"
     log:
         "logs/folds/{experiment}.log",
     shell:
-        "{MER} folds -e {wildcards.experiment} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer folds -e {wildcards.experiment} -p {params.file} > {log} 2>&1"
 
 
 rule train:
@@ -24,6 +25,7 @@ rule train:
     output:
         paths.PREDICTIONS,
     params:
+        file=PARAMS_FILE,
         experiment=lambda wc: PLAN.experiments[wc.experiment],
     threads: 1
     resources:
@@ -33,8 +35,8 @@ rule train:
     log:
         "logs/train/{experiment}/seed{seed}/fold-{fold}.log",
     shell:
-        "{MER} train -e {wildcards.experiment} --seed {wildcards.seed} -f {wildcards.fold}"
-        " --threads {threads} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer train -e {wildcards.experiment} --seed {wildcards.seed} -f {wildcards.fold}"
+        " --threads {threads} -p {params.file} > {log} 2>&1"
 
 
 rule evaluate:
@@ -42,12 +44,14 @@ rule evaluate:
         lambda wc: predictions_of(wc.experiment),
     output:
         paths.METRICS,
+    params:
+        file=PARAMS_FILE,
     conda:
         "../envs/mer.yaml"
     log:
         "logs/evaluate/{experiment}.log",
     shell:
-        "{MER} evaluate -e {wildcards.experiment} -p {PARAMS_FILE} > {log} 2>&1"
+        "python -m mer evaluate -e {wildcards.experiment} -p {params.file} > {log} 2>&1"
 
 
 rule train_all:
