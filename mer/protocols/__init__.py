@@ -10,8 +10,8 @@ from mer.protocols.folds import (
     verify_hash,
     write_folds,
 )
-from mer.protocols.loso import loso_folds
-from mer.protocols.registry import PROTOCOLS, make_folds
+from mer.protocols.loso import loso_folds, loso_from_pairs, subject_pairs
+from mer.protocols.registry import PROTOCOLS, make_folds, planned_fold_names
 
 __all__ = [
     "PROTOCOLS",
@@ -21,8 +21,11 @@ __all__ = [
     "fold_by_name",
     "folds_hash",
     "loso_folds",
+    "loso_from_pairs",
     "make_folds",
+    "planned_fold_names",
     "read_folds",
+    "subject_pairs",
     "verify_hash",
     "write_folds",
 ]

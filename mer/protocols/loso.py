@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -15,15 +16,14 @@ def subject_pairs(manifest: pd.DataFrame) -> list[tuple[str, str]]:
     missing = {"dataset", "subject"} - set(manifest.columns)
     if missing:
         raise InputDataError(f"manifest lacks columns {sorted(missing)}")
-    pairs = {(str(d), str(s)) for d, s in zip(manifest["dataset"], manifest["subject"], strict=True)}
-    return sorted(pairs)
+    return sorted({(str(d), str(s)) for d, s in zip(manifest["dataset"], manifest["subject"], strict=True)})
 
 
-def loso_folds(manifest: pd.DataFrame) -> dict[str, Any]:
-    """One fold per (dataset, subject): that subject is the test set, every other one trains."""
-    pairs = subject_pairs(manifest)
+def loso_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """One fold per (dataset, subject), sorted: that subject is the test set, every other one trains."""
+    pairs = sorted({(str(d), str(s)) for d, s in pairs})
     if len(pairs) < 2:
-        raise InputDataError(f"LOSO needs at least two subjects, the manifest has {len(pairs)}")
+        raise InputDataError(f"LOSO needs at least two subjects, got {len(pairs)}")
     folds = [
         {
             "name": f"{dataset}-{subject}",
@@ -33,3 +33,8 @@ def loso_folds(manifest: pd.DataFrame) -> dict[str, Any]:
         for dataset, subject in pairs
     ]
     return {"protocol": "loso", "hash": folds_hash(folds), "folds": folds}
+
+
+def loso_folds(manifest: pd.DataFrame) -> dict[str, Any]:
+    """LOSO folds over the subjects of `manifest` (the folds.json structure)."""
+    return loso_from_pairs(subject_pairs(manifest))

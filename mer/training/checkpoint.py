@@ -3,8 +3,9 @@
 A checkpoint holds everything the remaining epochs depend on: weights, optimizer moments,
 the batch-order generator, torch's global RNG (dropout), the epoch reached and the loss
 history. A fingerprint of what determines training (experiment without its epoch budget
-and seed list, fold, seed, classes, training samples, device type) decides whether a
-checkpoint found on disk may be resumed; a stale one is ignored, never trusted.
+and seed list, fold, seed, classes, training sample keys, the bytes of the training inputs
+and labels, device type) decides whether a checkpoint found on disk may be resumed; a
+stale one is ignored, never trusted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def save(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
         torch.save({"format": FORMAT, **state}, tmp)
 
 
-def load_resumable(path: str | os.PathLike[str], fingerprint: dict[str, Any], max_epoch: int) -> tuple[dict[str, Any] | None, str]:
+def load_resumable(
+    path: str | os.PathLike[str], fingerprint: dict[str, Any], max_epoch: int
+) -> tuple[dict[str, Any] | None, str]:
     """The checkpoint at `path` if it matches `fingerprint` and is not past `max_epoch`.
 
     Returns (state or None, reason) where reason says why nothing was resumed.

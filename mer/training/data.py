@@ -1,8 +1,8 @@
 """Model inputs for one fold: classes from the manifest, the fold split, and flow tensors.
 
-Flow is read from the per-subject HDF5 caches once per job and kept in memory. Resizing
-and normalisation happen here, at load time, from each sample alone, so no statistic of
-the test subjects can reach training:
+Flow is read from the per-subject HDF5 caches (`mer.flow.cache.load_flow`) once per job and
+kept in memory; no epoch decodes anything. Resizing and normalisation happen here, at load
+time, from each sample alone, so no statistic of the test subjects can reach training:
 
 * resize to `input_size` with `area` interpolation when shrinking (an average over the
   covered pixels, i.e. anti-aliased) and antialiased bilinear when enlarging;
@@ -18,13 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from mer.errors import InputDataError
+from mer.flow.cache import load_flow
 from mer.protocols.folds import subject_keys
 
 FlowPaths = Callable[[str, str], Path]
@@ -80,27 +80,25 @@ def sample_keys_digest(rows: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_subject_flows(path: Path, clips: list[str], kinds: tuple[str, ...], dataset: str, subject: str) -> list[np.ndarray]:
-    """Each clip's flows from one subject file, concatenated along channels (float32, (3·k, S, S))."""
-    if not path.is_file():
-        raise InputDataError("flow cache not found", dataset=dataset, subject=subject, path=str(path))
-    out = []
-    with h5py.File(path, "r") as handle:
-        for clip in clips:
-            parts = []
-            for kind in kinds:
-                where = f"{clip}/{kind}"
-                if where not in handle:
-                    raise InputDataError(f"no {kind!r} flow in the cache", dataset=dataset, subject=subject, clip=clip, path=str(path))
-                array = np.asarray(handle[where], dtype=np.float32)
-                if array.ndim != 3 or array.shape[0] != FLOW_CHANNELS or array.shape[1] != array.shape[2]:
-                    raise InputDataError(
-                        f"{kind!r} flow has shape {array.shape}, expected (3, S, S)",
-                        dataset=dataset, subject=subject, clip=clip, path=str(path),
-                    )
-                parts.append(array)
-            out.append(np.concatenate(parts, axis=0))
-    return out
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """SHA-256 of tensors' shapes, dtypes and bytes: ties a checkpoint to the exact training data."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(f"{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_sample(path: Path, clip: str, kinds: tuple[str, ...], dataset: str, subject: str) -> np.ndarray:
+    """One clip's cached flows concatenated along channels: float32 (3·k, S, S), checked finite."""
+    parts = [load_flow(path, clip, kind) for kind in kinds]
+    for kind, array in zip(kinds, parts, strict=True):
+        where = {"dataset": dataset, "subject": subject, "clip": clip, "path": str(path)}
+        if array.ndim != 3 or array.shape[0] != FLOW_CHANNELS or array.shape[1] != array.shape[2]:
+            raise InputDataError(f"{kind!r} flow has shape {array.shape}, expected (3, S, S)", **where)
+        if not np.isfinite(array).all():
+            raise InputDataError(f"{kind!r} flow holds NaN or infinite values", **where)
+    return np.concatenate(parts, axis=0)
 
 
 def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
@@ -116,14 +114,10 @@ def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
 
 
 def load_inputs(rows: pd.DataFrame, input_name: str, size: int, flow_paths: FlowPaths) -> torch.Tensor:
-    """(N, C, size, size) float32 inputs for `rows`, in row order, one HDF5 file open per subject."""
+    """(N, C, size, size) float32 model inputs for `rows`, in row order."""
     kinds = INPUT_KINDS[input_name]
-    tensors: dict[int, torch.Tensor] = {}
-    for (dataset, subject), group in rows.groupby(["dataset", "subject"], sort=True):
-        flows = read_subject_flows(Path(flow_paths(dataset, subject)), group["clip"].tolist(), kinds, dataset, subject)
-        for position, flow in zip(group.index, flows, strict=True):
-            if not np.isfinite(flow).all():
-                clip = rows.at[position, "clip"]
-                raise InputDataError("flow holds NaN or infinite values", dataset=dataset, subject=subject, clip=clip)
-            tensors[position] = to_model_input(flow, size)
-    return torch.stack([tensors[position] for position in rows.index])
+    tensors = [
+        to_model_input(read_sample(Path(flow_paths(dataset, subject)), clip, kinds, dataset, subject), size)
+        for dataset, subject, clip in zip(rows["dataset"], rows["subject"], rows["clip"], strict=True)
+    ]
+    return torch.stack(tensors)

@@ -7,8 +7,10 @@ are switched on so that a seed fixes the predictions bit for bit on a given mach
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -31,16 +33,28 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(name)
 
 
-def configure(seed: int, threads: int) -> None:
-    """Seed Python, NumPy and torch; force deterministic kernels; set the CPU thread count."""
+@contextlib.contextmanager
+def seeded_runtime(seed: int, threads: int) -> Iterator[None]:
+    """Seed Python, NumPy and torch, force deterministic kernels and set the thread count.
+
+    The deterministic flag, cuDNN autotuning and the thread count are process-wide; they are
+    restored on exit so that a caller running other work in the same process is unaffected.
+    """
     # cuBLAS reads this before its first call; deterministic mode refuses to run without it.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark, torch.get_num_threads())
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0])
+        torch.backends.cudnn.benchmark = saved[1]
+        torch.set_num_threads(saved[2])
 
 
 def shuffle_generator(seed: int) -> torch.Generator:

@@ -1,0 +1,75 @@
+"""Where a result came from: code commit, the params that determine it, and the manifests it used."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mer.config import SYNTHETIC_ROOT, params_hash
+
+HASH_CHARS = 12
+# params.yaml sections every experiment's result depends on, besides its own entry and datasets.
+UPSTREAM_SECTIONS = ("crop", "keyframes", "flow")
+
+
+def _git(args: list[str], cwd: str | os.PathLike[str] | None) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None) -> str:
+    """HEAD's commit hash, "+dirty" appended when tracked files differ from it; "unknown" outside git.
+
+    Untracked files are ignored: pipeline outputs are git-ignored and new untracked files
+    do not change what the tracked code computes.
+    """
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if not commit:
+        return "unknown"
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    return commit + ("+dirty" if status else "")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Short SHA-256 of a file's bytes (the manifest hash recorded with each result)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:HASH_CHARS]
+
+
+def experiment_params_hash(params: dict[str, Any], name: str) -> str:
+    """Hash of every params section that determines experiment `name`'s result.
+
+    That is the experiment entry, its datasets' entries, crop, keyframes and flow, and the
+    synth section when one of its datasets is synthetic.
+    """
+    experiment = params["experiments"][name]
+    datasets = {d: params["datasets"][d] for d in experiment["datasets"]}
+    section: dict[str, Any] = {"experiment": experiment, "datasets": datasets}
+    section.update({key: params[key] for key in UPSTREAM_SECTIONS})
+    if any(entry["root"] == SYNTHETIC_ROOT for entry in datasets.values()):
+        section["synth"] = params["synth"]
+    return params_hash(section)
+
+
+def build_provenance(params: dict[str, Any], manifest_hashes: dict[str, str], commit: str) -> dict[str, Any]:
+    """The `provenance` argument of benchmark_table: commit plus, per experiment, what it ran on."""
+    experiments = {}
+    for name, experiment in sorted(params["experiments"].items()):
+        experiments[name] = {
+            "model": experiment["model"],
+            "input": experiment["input"],
+            "datasets": list(experiment["datasets"]),
+            "protocol": experiment["protocol"],
+            "params_hash": experiment_params_hash(params, name),
+            "manifest_hash": " ".join(f"{d}:{manifest_hashes[d]}" for d in experiment["datasets"]),
+        }
+    return {"git_commit": commit, "experiments": experiments}

@@ -1,0 +1,220 @@
+"""train_fold: one (experiment, seed, fold) job with a fixed epoch budget and no test-set selection.
+
+The order of a job is the honesty argument: the leakage guard runs, the training rows are
+loaded (and fingerprinted, so a checkpoint from other data is never resumed), the model trains for exactly `epochs` epochs (resuming from a checkpoint if one
+matches), and only then are the test rows loaded, once, to predict with the last-epoch
+model. Nothing computed from the test subjects can influence a weight or a choice.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from mer.atomic import write_json
+from mer.models import create_model
+from mer.protocols.folds import LeakageError, check_no_leakage, fold_by_name, subject_keys, verify_hash
+from mer.training import checkpoint
+from mer.training.data import (
+    FlowPaths,
+    class_names,
+    input_channels,
+    load_inputs,
+    sample_keys_digest,
+    split_fold,
+    tensor_digest,
+)
+from mer.training.outputs import predictions_frame, write_predictions
+from mer.training.runtime import resolve_device, resolve_threads, seeded_runtime, shuffle_generator
+
+CHECKPOINT = "checkpoint.pt"
+PREDICTIONS = "predictions.csv"
+LOG = "log.json"
+PREDICT_BATCH = 256
+# Keys of an experiment that do not change what one epoch does; a checkpoint survives them.
+BUDGET_KEYS = ("epochs", "seeds")
+
+
+def train_fold(
+    manifest: pd.DataFrame,
+    folds: dict[str, Any],
+    fold_name: str,
+    experiment: dict[str, Any],
+    flow_paths: FlowPaths,
+    seed: int,
+    out_dir: Path,
+    *,
+    threads: int | None = None,
+    device: str | None = None,
+    checkpoint_every: int = 1,
+) -> None:
+    """Train `fold_name` of `folds` under `experiment`; write predictions.csv, log.json, checkpoint.pt.
+
+    `flow_paths(dataset, subject)` gives the subject's flow HDF5 file. `threads` defaults to
+    $MER_THREADS or 1; `device` to $MER_DEVICE, else CUDA when available, else the CPU.
+    A checkpoint is saved every `checkpoint_every` epochs and after the last one.
+    """
+    started = time.perf_counter()
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+    out_dir = Path(out_dir)
+    verify_hash(folds)
+    check_no_leakage(folds)
+    fold = fold_by_name(folds, fold_name)
+    train_rows, test_rows = split_fold(manifest, fold)
+    _assert_disjoint(train_rows, test_rows, fold_name)
+    classes = class_names(manifest)
+    threads = resolve_threads(threads)
+    dev = resolve_device(device)
+
+    load_started = time.perf_counter()
+    x_train = load_inputs(train_rows, experiment["input"], experiment["input_size"], flow_paths)
+    y_train = torch.tensor(train_rows["label_index"].astype(int).to_numpy(), dtype=torch.long)
+    load_seconds = time.perf_counter() - load_started
+    fingerprint = {
+        "experiment": {k: v for k, v in sorted(experiment.items()) if k not in BUDGET_KEYS},
+        "fold": fold_name,
+        "folds_hash": folds["hash"],
+        "seed": seed,
+        "classes": classes,
+        "train_samples": sample_keys_digest(train_rows),
+        "train_data": tensor_digest(x_train, y_train),
+        "device": dev.type,
+    }
+
+    with seeded_runtime(seed, threads):
+        model = create_model(
+            experiment["model"],
+            num_classes=len(classes),
+            in_chans=input_channels(experiment["input"]),
+            input_size=experiment["input_size"],
+        ).to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=experiment["lr"], weight_decay=experiment["weight_decay"])
+        generator = shuffle_generator(seed)
+        state, resume_note = checkpoint.load_resumable(out_dir / CHECKPOINT, fingerprint, experiment["epochs"])
+        history = _restore(state, model, optimizer, generator, dev) if state is not None else []
+        resumed_epochs = len(history)
+
+        loader = DataLoader(
+            TensorDataset(x_train, y_train),
+            batch_size=experiment["batch_size"],
+            shuffle=True,
+            generator=generator,
+            num_workers=0,
+        )
+        loss_fn = nn.CrossEntropyLoss()
+        for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
+            epoch_started = time.perf_counter()
+            loss = _train_epoch(model, loader, optimizer, loss_fn, dev)
+            history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started})
+            if epoch % checkpoint_every == 0 or epoch == experiment["epochs"]:
+                state = _state(fingerprint, epoch, model, optimizer, generator, history, dev)
+                checkpoint.save(out_dir / CHECKPOINT, state)
+
+        x_test = load_inputs(test_rows, experiment["input"], experiment["input_size"], flow_paths)
+        logits = _predict(model, x_test, dev)
+
+    write_predictions(out_dir / PREDICTIONS, predictions_frame(test_rows, logits))
+    write_json(
+        out_dir / LOG,
+        {
+            "experiment": experiment,
+            "fold": fold_name,
+            "folds_hash": folds["hash"],
+            "seed": seed,
+            "classes": classes,
+            "n_train": len(train_rows),
+            "n_test": len(test_rows),
+            "train_subjects": [list(key) for key in sorted(subject_keys(fold["train"]))],
+            "test_subjects": [list(key) for key in sorted(subject_keys(fold["test"]))],
+            "selection": "last epoch (fixed budget; test fold read once, after training)",
+            "checkpoint": resume_note,
+            "resumed_epochs": resumed_epochs,
+            "epochs": history,
+            "device": str(dev),
+            "threads": threads,
+            "torch": torch.__version__,
+            "load_seconds": load_seconds,
+            "total_seconds": time.perf_counter() - started,
+        },
+    )
+
+
+def _assert_disjoint(train_rows: pd.DataFrame, test_rows: pd.DataFrame, fold_name: str) -> None:
+    """Second line of defence: no (dataset, subject) of the test rows among the training rows."""
+    shared = set(zip(train_rows["dataset"], train_rows["subject"], strict=True)) & set(
+        zip(test_rows["dataset"], test_rows["subject"], strict=True)
+    )
+    if shared:
+        raise LeakageError(f"fold {fold_name!r}: manifest rows of {sorted(shared)} on both sides")
+
+
+def _restore(
+    state: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    dev: torch.device,
+) -> list[dict[str, Any]]:
+    """Load a checkpoint's weights, optimizer moments and RNG states; return its loss history."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if dev.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], dev)
+    return list(state["history"])
+
+
+def _train_epoch(
+    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, dev: torch.device
+) -> float:
+    """One pass over the training loader; returns the sample-weighted mean loss."""
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(dev), targets.to(dev)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(targets)
+        count += len(targets)
+    return total / count
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, inputs: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """Logits of the evaluation-mode model, in input order."""
+    model.eval()
+    return torch.cat([model(batch.to(dev)).cpu() for batch in inputs.split(PREDICT_BATCH)])
+
+
+def _state(
+    fingerprint: dict[str, Any],
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    history: list[dict[str, Any]],
+    dev: torch.device,
+) -> dict[str, Any]:
+    """Everything the remaining epochs depend on (see mer.training.checkpoint)."""
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+    }
+    if dev.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(dev)
+    return state
