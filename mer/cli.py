@@ -226,12 +226,13 @@ def evaluate(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS)
     """Pool every fold's predictions (MEGC style) into UF1, UAR and accuracy per seed."""
     from mer import atomic
     from mer.metrics import evaluate_experiment
+    from mer.training.data import class_names
 
     params = config.load(params_file)
     exp = _experiment(params, experiment)
-    manifest_rows = _experiment_manifest(params, exp)
-    classes = manifest_rows.drop_duplicates("label_index").sort_values("label_index")["label"].tolist()
-    metrics = evaluate_experiment(paths.fill(paths.METRICS, experiment=experiment).parent, classes)
+    classes = class_names(_experiment_manifest(params, exp))
+    run_dir = paths.fill(paths.RUN_DIR, experiment=experiment)
+    metrics = evaluate_experiment(run_dir, classes, seeds=exp["seeds"])
     atomic.write_json(paths.fill(paths.METRICS, experiment=experiment), metrics)
 
 

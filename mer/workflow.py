@@ -63,6 +63,16 @@ class Plan:
         return cls(sorted(params["datasets"]), subjects, dict(params["experiments"]), folds)
 
 
+def put_interpreter_on_path() -> None:
+    """Put the running interpreter's bin folder first on PATH.
+
+    Rules run `python -m mer`; without --use-conda that must be the interpreter running
+    Snakemake (a venv need not be activated). With --use-conda, Snakemake activates the rule
+    environment afterwards, so its bin folder still comes first.
+    """
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+
 def run_stage(stage: str, params_file: str = "params.yaml") -> int:
     """Run the Snakemake target behind a DVC stage; extra flags come from MER_SNAKEMAKE_ARGS.
 

@@ -93,3 +93,9 @@ def test_dvc_repro_round_trip(project: Path) -> None:
     assert "didn't change, skipping" in second.stdout and "Running stage" not in second.stdout
     status = _run([str(BIN / "dvc"), "status"], project)
     assert "up to date" in status.stdout
+
+
+def test_html_report_builds(project: Path) -> None:
+    _run([str(BIN / "snakemake"), "--report", "report.html"], project)
+    html = (project / "report.html").read_text(errors="replace")
+    assert "benchmark.md" in html

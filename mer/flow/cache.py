@@ -92,9 +92,9 @@ def load_flow(path: Path, clip: str, kind: str) -> np.ndarray:
     if not path.is_file():
         raise InputDataError("flow cache file not found", clip=clip, path=str(path))
     with h5py.File(path, "r") as cache:
-        if clip not in cache:
+        if clip not in cache or kind not in cache[clip]:
             raise InputDataError(
-                "clip is missing from the flow cache",
+                f"{kind} flow of the clip is missing from the flow cache (rerun `mer flow`)",
                 dataset=str(cache.attrs.get("dataset")),
                 subject=str(cache.attrs.get("subject")),
                 clip=clip,

@@ -1,10 +1,9 @@
 # Shared helpers: validated params, the static fan-out (subjects, folds), target lists.
-from pathlib import Path
-
 from mer import config as mer_config
 from mer import paths
-from mer.workflow import Plan
+from mer.workflow import Plan, put_interpreter_on_path
 
+put_interpreter_on_path()
 PARAMS_FILE = (workflow.overwrite_configfiles or ["params.yaml"])[-1]
 PLAN = Plan.from_config(config, PARAMS_FILE)
 

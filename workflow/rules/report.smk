@@ -5,8 +5,8 @@ rule report:
     input:
         all_metrics(),
     output:
-        paths.TABLE_MD,
-        paths.TABLE_CSV,
+        report(paths.TABLE_MD, caption="../report/benchmark.rst", category="Benchmark"),
+        report(paths.TABLE_CSV, caption="../report/benchmark.rst", category="Benchmark"),
         paths.SUMMARY,
     params:
         file=PARAMS_FILE,
