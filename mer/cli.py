@@ -26,6 +26,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+bench_app = typer.Typer(
+    help="Benchmarks: measured speed and accuracy, written as JSON (record figures in docs/benchmarks.md).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 err = Console(stderr=True)
 out = Console()
 
