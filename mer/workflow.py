@@ -63,14 +63,18 @@ class Plan:
         return cls(sorted(params["datasets"]), subjects, dict(params["experiments"]), folds)
 
 
-def put_interpreter_on_path() -> None:
-    """Put the running interpreter's bin folder first on PATH.
+def prepare_job_environment() -> None:
+    """Environment every job inherits, set once when the workflow is parsed.
 
-    Rules run `python -m mer`; without --use-conda that must be the interpreter running
-    Snakemake (a venv need not be activated). With --use-conda, Snakemake activates the rule
-    environment afterwards, so its bin folder still comes first.
+    - The running interpreter's bin folder goes first on PATH: rules run `python -m mer`, and
+      without --use-conda that must be the interpreter running Snakemake (a venv need not be
+      activated). With --use-conda the rule environment is activated later and still wins.
+    - HDF5_USE_FILE_LOCKING=FALSE unless the user chose otherwise: HDF5's locks fail on the
+      NFS/Lustre file systems of clusters, and each cache file has exactly one writer anyway.
+      The cluster profiles pass it on to remote jobs (`envvars`).
     """
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 
 def run_stage(stage: str, params_file: str = "params.yaml") -> int:

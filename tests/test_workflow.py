@@ -7,28 +7,15 @@ rerun gives identical bytes, `dvc repro` runs through Snakemake and a second one
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from mer import config
-from tests.conftest import REPO, TINY
+from tests.project import BIN, make_project
+from tests.project import run as _run
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-
-
-def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MER_SNAKEMAKE_ARGS": "--cores 2"}
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return proc
 
 
 def _digests(root: Path, patterns: tuple[str, ...]) -> dict[str, str]:
@@ -41,21 +28,8 @@ def _digests(root: Path, patterns: tuple[str, ...]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git clone-like copy of the repository with tiny params, after one full Snakemake run."""
-    root = tmp_path_factory.mktemp("project")
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for rel in files:
-        src = REPO / rel
-        if src.is_file() or src.is_symlink():
-            dst = root / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst, follow_symlinks=False)
-    params = config.deep_merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "t"]):
-        _run(args, root)
+    """A copy of the repository with tiny params, after one full Snakemake run."""
+    root = make_project(tmp_path_factory.mktemp("project"))
     _run([str(BIN / "snakemake"), "--workflow-profile", "profiles/ci"], root)
     return root
 
@@ -63,7 +37,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_produces_benchmark_table(project: Path) -> None:
     table = (project / "results/tables/benchmark.md").read_text()
     assert "UF1" in table and "UAR" in table and "casme2_loso_ststnet" in table
-    metrics = yaml.safe_load((project / "results/metrics.json").read_text())
+    metrics = json.loads((project / "results/metrics.json").read_text())
     assert metrics, "headline metrics for dvc are empty"
 
 

@@ -1,9 +1,9 @@
 # Shared helpers: validated params, the static fan-out (subjects, folds), target lists.
 from mer import config as mer_config
 from mer import paths
-from mer.workflow import Plan, put_interpreter_on_path
+from mer.workflow import Plan, prepare_job_environment
 
-put_interpreter_on_path()
+prepare_job_environment()
 PARAMS_FILE = (workflow.overwrite_configfiles or ["params.yaml"])[-1]
 PLAN = Plan.from_config(config, PARAMS_FILE)
 
