@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,31 @@ def test_html_report_builds(project: Path) -> None:
     _run([str(BIN / "snakemake"), "--report", "report.html"], project)
     html = (project / "report.html").read_text(errors="replace")
     assert "benchmark.md" in html
+
+
+def test_dvc_remote_push_pull_then_restore(project: Path, tmp_path: Path) -> None:
+    patterns = ("data/processed/**/*.h5", "results/runs/**/predictions.csv", "results/runs/**/metrics.json")
+    before = _digests(project, patterns)
+    _run([str(BIN / "dvc"), "remote", "add", "-f", "-d", "store", str(tmp_path / "remote")], project)
+    _run([str(BIN / "dvc"), "push"], project)
+    for gone in ("data/processed", "results/runs", ".dvc/cache"):
+        shutil.rmtree(project / gone)
+    _run([str(BIN / "dvc"), "pull"], project)
+    assert _digests(project, patterns) == before
+    _run([str(BIN / "snakemake"), "--touch", "--cores", "1"], project)  # what `make restore` runs
+    dry = _run([str(BIN / "snakemake"), "-n"], project)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    assert "up to date" in _run([str(BIN / "dvc"), "status"], project).stdout
+
+
+def test_dvc_metrics_and_plots_read_the_benchmark(project: Path) -> None:
+    shown = _run([str(BIN / "dvc"), "metrics", "show"], project).stdout
+    assert "casme2_loso_ststnet.uf1_mean" in shown
+    _run([str(BIN / "dvc"), "plots", "show", "-o", "dvc_plots"], project)
+    assert "uf1_mean" in (project / "dvc_plots/index.html").read_text()
+
+
+def test_dvc_exp_run_reruns_only_what_a_param_touches(project: Path) -> None:
+    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "experiments.casme2_loso_ststnet.epochs=2"], project).stdout
+    assert "Running stage 'train'" in out and "Running stage 'report'" in out
+    assert "Running stage 'preprocess'" not in out and "Running stage 'flow'" not in out
