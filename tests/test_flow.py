@@ -14,7 +14,7 @@ import pytest
 from mer import h5
 from mer.errors import InputDataError
 from mer.flow import backends
-from mer.flow.cache import flow_subject, load_flow
+from mer.flow.cache import flow_subject, load_flow, middle_frames
 from mer.flow.opencv import create_tvl1, tvl1_opencv
 from mer.flow.strain import SCHEME, optical_strain
 
@@ -101,8 +101,13 @@ def test_tvl1_rejects_non_uint8_or_mismatched_frames() -> None:
 
 
 def test_backend_registry() -> None:
-    assert backends.get("opencv").compute is tvl1_opencv
+    frames0, frames1 = as_uint8(texture(32))[None], as_uint8(texture(32, 0.5))[None]
+    batch = backends.get("opencv").compute(frames0, frames1, TVL1, "cpu")
+    np.testing.assert_array_equal(batch[0], tvl1_opencv(frames0[0], frames1[0], TVL1))
     assert backends.get("opencv").label == "opencv-contrib 5.0.0.93 DualTVL1"
+    assert backends.get("torch").label.startswith("mer ")
+    assert backends.choose("torch", "cpu", TVL1) == ("torch", "cpu")
+    assert backends.choose("auto", "cpu", TVL1) == ("opencv", "cpu")
     with pytest.raises(ValueError, match="opencv"):
         backends.get("nope")
 
@@ -226,3 +231,27 @@ def test_load_flow_errors(tmp_path: Path) -> None:
         load_flow(tmp_path / "a.h5", "EP02", "rise")
     with pytest.raises(ValueError, match="kind"):
         load_flow(tmp_path / "a.h5", "EP01", "apex")
+
+
+def test_flow_cache_torch_backend_with_instances_is_byte_identical(tmp_path: Path) -> None:
+    write_faces(tmp_path / "faces.h5")
+    params = {**FLOW, "backend": "torch", "device": "cpu", "instances": 3, "size": 24}
+    params["tvl1"] = {**TVL1, "nscales": 2, "warps": 2, "inner_iterations": 5, "outer_iterations": 2}
+    flow_subject(tmp_path / "faces.h5", keyframe_rows(), params, tmp_path / "a.h5")
+    flow_subject(tmp_path / "faces.h5", keyframe_rows(), params, tmp_path / "b.h5")
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+    instances = load_flow(tmp_path / "a.h5", "EP01", "instances")
+    assert instances.shape == (3, 3, 24, 24) and instances.dtype == np.float32
+    with h5py.File(tmp_path / "a.h5", "r") as f:
+        attrs = h5.read_attrs(f["EP01"])
+    assert attrs["instance_frames"].tolist() == [12, 16, 19]
+    assert attrs["backend"].startswith("mer ") and attrs["device"] == "cpu" and attrs["code_version"]
+    # instance frame 16 is not the apex (15): its flow is larger than the rise flow along x.
+    assert np.median(instances[1, 0]) > np.median(load_flow(tmp_path / "a.h5", "EP01", "rise")[0])
+
+
+def test_middle_frames_spacing() -> None:
+    numbers = np.arange(10, 21)
+    assert middle_frames(numbers, 11, 19, 3) == [12, 16, 19]
+    assert middle_frames(numbers, 11, 13, 4) == [12, 12, 13, 13]
+    assert middle_frames(numbers, 11, 19, 0) == []

@@ -1,8 +1,10 @@
 """Per-subject HDF5 cache of rise (onset→apex) and fall (apex→offset) flow plus optical strain.
 
-Each clip group holds float32 (3, S, S) datasets `rise` and `fall` = (u, v, strain), raw and
-never normalised on disk (normalisation is a load-time transform). Writes are atomic and
-carry no timestamps, so a rerun on the same inputs yields identical bytes.
+Each clip group holds float32 (3, S, S) datasets `rise` and `fall` = (u, v, strain) and,
+when flow.instances = N > 0, `instances` (N, 3, S, S): onset → N middle frames (the
+multi-instance set of apex-free methods). Values are raw and never normalised on disk
+(normalisation is a load-time transform). Writes are atomic and carry no timestamps, so a
+rerun on the same inputs and device yields identical bytes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from mer import h5
+from mer import __version__, h5
 from mer.errors import InputDataError
 from mer.flow import backends
 from mer.flow.strain import SCHEME, optical_strain
 
-KINDS = ("rise", "fall")
+KINDS = ("rise", "fall", "instances")
 
 
 def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], out_path: Path) -> None:
@@ -30,13 +32,16 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
 
     `keyframes` holds that subject's rows (columns dataset, subject, clip, onset, apex,
     offset: the frames chosen under keyframes.mode); `flow` is the params section (backend,
-    size, tvl1). Face crops are converted to greyscale and resized to flow.size (INTER_AREA)
-    when the crop size differs. Group attributes: rise_frames, fall_frames, backend, tvl1
-    (JSON), strain (scheme), size, plus box (the crop box) and input_sha256 (of the three
-    uint8 RGB crops used) for provenance.
+    device, size, instances, tvl1). Face crops are converted to greyscale and resized to
+    flow.size (INTER_AREA) when the crop size differs. All pairs of a clip go to the backend
+    as one batch. Group attributes: rise_frames, fall_frames, instance_frames, backend
+    (label), device, tvl1 (JSON), strain (scheme), size, code_version, box (the crop box) and
+    input_sha256 (of the uint8 RGB crops used, in pair order) for provenance.
     """
-    backend = backends.get(flow["backend"])
+    name, device = backends.choose(str(flow["backend"]), str(flow.get("device", "auto")), flow["tvl1"])
+    backend = backends.get(name)
     size = int(flow["size"])
+    instances = int(flow.get("instances", 0))
     tvl1_json = json.dumps(flow["tvl1"], sort_keys=True)
     faces_h5 = Path(faces_h5)
     if not faces_h5.is_file():
@@ -51,21 +56,51 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
             if where["clip"] not in faces:
                 raise InputDataError("clip is missing from the face crops file", **where, path=str(faces_h5))
             crops = faces[where["clip"]]
-            keys = (int(row.onset), int(row.apex), int(row.offset))
-            rgb = [_frame(crops, number, where, faces_h5) for number in keys]
-            grey = [_grey(image, size) for image in rgb]
+            onset, apex, offset = int(row.onset), int(row.apex), int(row.offset)
+            middles = middle_frames(crops["frame_numbers"][()], onset, offset, instances)
+            pairs = [(onset, apex), (apex, offset)] + [(onset, number) for number in middles]
+            numbers = sorted({number for pair in pairs for number in pair})
+            rgb = {number: _frame(crops, number, where, faces_h5) for number in numbers}
+            grey = {number: _grey(image, size) for number, image in rgb.items()}
+            uv = backend.compute(
+                np.stack([grey[first] for first, _ in pairs]),
+                np.stack([grey[second] for _, second in pairs]),
+                flow["tvl1"],
+                device,
+            )
+            stack = np.concatenate([uv, optical_strain(uv)[:, None]], axis=1).astype(np.float32)
             group = h5.create_group(out, where["clip"])
-            for kind, (first, second) in zip(KINDS, ((0, 1), (1, 2)), strict=True):
-                uv = backend.compute(grey[first], grey[second], flow["tvl1"])
-                stack = np.concatenate([uv, optical_strain(uv)[None]]).astype(np.float32)
-                h5.create_dataset(group, kind, stack)
-                group.attrs[f"{kind}_frames"] = np.array([keys[first], keys[second]], dtype=np.int32)
+            h5.create_dataset(group, "rise", stack[0])
+            h5.create_dataset(group, "fall", stack[1])
+            if instances:
+                h5.create_dataset(group, "instances", stack[2:])
+            group.attrs["rise_frames"] = np.array(pairs[0], dtype=np.int32)
+            group.attrs["fall_frames"] = np.array(pairs[1], dtype=np.int32)
+            group.attrs["instance_frames"] = np.array(middles, dtype=np.int32)
             group.attrs["backend"] = backend.label
+            group.attrs["device"] = device
             group.attrs["tvl1"] = tvl1_json
             group.attrs["strain"] = SCHEME
             group.attrs["size"] = size
+            group.attrs["code_version"] = __version__
             group.attrs["box"] = crops.attrs["box"]
-            group.attrs["input_sha256"] = hashlib.sha256(b"".join(image.tobytes() for image in rgb)).hexdigest()
+            digest = hashlib.sha256(b"".join(rgb[number].tobytes() for pair in pairs for number in pair))
+            group.attrs["input_sha256"] = digest.hexdigest()
+
+
+def middle_frames(frame_numbers: np.ndarray, onset: int, offset: int, count: int) -> list[int]:
+    """`count` frame numbers evenly spaced over the clip's frames after onset up to offset.
+
+    Positions are round(linspace(0, n − 1, count)) over the n available frames in
+    (onset, offset], so short clips repeat frames rather than invent them; [] when count is 0.
+    """
+    if count == 0:
+        return []
+    numbers = np.sort(frame_numbers[(frame_numbers > onset) & (frame_numbers <= offset)])
+    if len(numbers) == 0:
+        return []
+    positions = np.rint(np.linspace(0, len(numbers) - 1, count)).astype(int)
+    return [int(numbers[position]) for position in positions]
 
 
 def _frame(crops: h5py.Group, number: int, where: dict[str, str], path: Path) -> np.ndarray:
@@ -85,7 +120,10 @@ def _grey(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_flow(path: Path, clip: str, kind: str) -> np.ndarray:
-    """The cached float32 (3, S, S) = (u, v, strain) `kind` ('rise' or 'fall') flow of `clip`."""
+    """The cached float32 (3, S, S) = (u, v, strain) `kind` flow of `clip`.
+
+    `kind` is 'rise', 'fall' or 'instances' (then (N, 3, S, S), present when flow.instances > 0).
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     path = Path(path)
