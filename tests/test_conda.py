@@ -28,5 +28,6 @@ def test_use_conda_runs_jobs_in_the_rule_environment(tmp_path: Path) -> None:
     assert (env_dir / "bin/python").exists()
     assert Path(f"{env_dir}.post-deploy.sh").is_file() and Path(f"{env_dir}.env_setup_done").exists()
     activated = activations.read_text().split()
-    assert len(activated) == 2 and {Path(a).name for a in activated} == {env_dir.name}  # synth and manifest
+    # one activation for the post-deploy script, then one per job (synth, manifest)
+    assert len(activated) == 3 and {Path(a).name for a in activated} == {env_dir.name}
     assert (project / "data/interim/casme2/manifest.csv").stat().st_size > 0
