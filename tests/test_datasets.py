@@ -102,8 +102,8 @@ def test_registry_knows_casme2_and_lists_names_for_unknown() -> None:
     assert info.frame_regex.fullmatch("img46.jpg").group(1) == "46"
     assert info.frame_regex.fullmatch("reg_img46.jpg").group(1) == "46"
     assert info.frame_regex.fullmatch("img46.png") is None
-    with pytest.raises(ConfigError, match="unknown dataset 'samm'; known datasets: casme2"):
-        datasets.get("samm")
+    with pytest.raises(ConfigError, match="unknown dataset 'nope'; known datasets: 4dme, casme, casme2, casme3_a"):
+        datasets.get("nope")
 
 
 def test_registering_a_name_twice_is_refused() -> None:
@@ -116,7 +116,7 @@ def test_casme2_5class_scheme_order_and_exclusions() -> None:
     assert scheme.classes == ("happiness", "disgust", "repression", "surprise", "others")
     assert scheme.excluded == ("sadness", "fear")
     assert scheme.label_of("sadness") is None
-    with pytest.raises(ConfigError, match="known schemes: casme2_5class"):
+    with pytest.raises(ConfigError, match="known schemes: .*casme2_5class"):
         schemes.get("nope")
 
 

@@ -203,10 +203,10 @@ def test_generate_replaces_only_after_success(tmp_path: Path, monkeypatch: pytes
 
 
 def test_unknown_dataset_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="samm"):
-        synth.planned_subjects("samm", _params())
-    with pytest.raises(ConfigError, match="samm"):
-        synth.generate("samm", _params(), tmp_path / "samm")
+    with pytest.raises(ConfigError, match="no synthetic preset for dataset 'nope'"):
+        synth.planned_subjects("nope", _params())
+    with pytest.raises(ConfigError, match="nope"):
+        synth.generate("nope", _params(), tmp_path / "nope")
 
 
 def test_flow_convention_on_a_ramp() -> None:

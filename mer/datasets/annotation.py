@@ -19,6 +19,7 @@ import pandas as pd
 
 from mer.config import DatasetSpec
 from mer.datasets import cells
+from mer.datasets import overrides as overrides_mod
 from mer.datasets.problems import Problem
 from mer.datasets.registry import DatasetInfo
 from mer.errors import InputDataError
@@ -44,25 +45,35 @@ class AnnotationFile:
 class Span:
     """Where a sample's frames should be: enough of a row to check the clip folder."""
 
-    row: int
+    row: int | None
     subject: str
     clip: str
     onset: int
     offset: int
+    directory: str  # the clip folder relative to the frame folder
+    apex: int | None = None
+    clip_name: str = ""  # the clip as the annotation names it (without occurrence)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """A fully valid annotation row."""
+    """A fully valid annotation row; `apex` is None for corpora that annotate none.
 
-    row: int
+    `key_clip` is the clip part of the sample key: the clip name, plus `#occurrence` in
+    corpora with several samples per clip (CAS(ME)^3), ordered by onset.
+    """
+
+    row: int | None
     subject: str
     clip: str
     onset: int
-    apex: int
+    apex: int | None
     offset: int
     emotion: str
     action_units: str
+    occurrence: int = 1
+    key_clip: str = ""
+    directory: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class ParsedAnnotation:
     samples: list[Sample]
     spans: list[Span]
     problems: list[Problem]
+    overrides: overrides_mod.OverrideReport
 
 
 def locate(info: DatasetInfo, spec: DatasetSpec) -> Path:
@@ -82,10 +94,11 @@ def locate(info: DatasetInfo, spec: DatasetSpec) -> Path:
         raise InputDataError(f"dataset root is not a folder: {spec.root}{hint}", dataset=spec.name)
     if spec.annotation is not None:
         path = spec.annotation if spec.annotation.is_absolute() else spec.root / spec.annotation
-        if not path.is_file():
+        if not (path.is_dir() if info.annotation_is_folder else path.is_file()):
             raise InputDataError(f"annotation file not found: {path}", dataset=spec.name, path=str(path))
         return path
-    found = sorted({path for glob in info.annotation_globs for path in spec.root.glob(glob) if path.is_file()})
+    wanted = Path.is_dir if info.annotation_is_folder else Path.is_file
+    found = sorted({path for glob in info.annotation_globs for path in spec.root.glob(glob) if wanted(path)})
     if len(found) == 1:
         return found[0]
     globs = ", ".join(info.annotation_globs)
@@ -102,8 +115,12 @@ def locate(info: DatasetInfo, spec: DatasetSpec) -> Path:
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes; of a folder (labels from folders), of its sorted listing."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        for item in sorted(p.relative_to(path).as_posix() for p in path.rglob("*")):
+            digest.update(item.encode() + b"\n")
+        return digest.hexdigest()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -137,73 +154,119 @@ def read(info: DatasetInfo, path: Path) -> pd.DataFrame:
         raise InputDataError(f"cannot read the annotation file: {exc}", dataset=info.name, path=str(path)) from None
 
 
+def _record_keys(info: DatasetInfo, records: list[dict[str, Any]]) -> None:
+    """Give each raw record its subject folder (`subject_key`, None if unreadable) and its
+    occurrence: rank by (onset, row) among records of the same (subject, clip)."""
+    groups: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        try:
+            record["subject_key"] = info.subject_folder(record["subject"])
+        except ValueError as exc:
+            record["subject_key"], record["subject_error"] = None, str(exc)
+        groups[(record["subject_key"], cells.as_text(record["clip"]))].append(record)
+    for group in groups.values():
+        ordered = sorted(group, key=lambda r: (cells.as_int(r["onset"]) or 0, cells.as_int(r["row"]) or 0))
+        for rank, record in enumerate(ordered, start=1):
+            record["occurrence"] = rank
+
+
 @dataclass(frozen=True)
 class _RowCheck:
-    row: int
+    row: int | None
     subject: str | None
     clip: str | None
+    duplicate_key: tuple[object, ...] | None
     problems: list[Problem]
     span: Span | None
     sample: Sample | None
 
 
+def _check_numbers(info: DatasetInfo, record: dict[str, Any]) -> tuple[dict[str, int | None], list[tuple]]:
+    """Onset, apex, offset as numbers and the (category, message, frame) of each problem."""
+    findings: list[tuple[str, str, int | str | None]] = []
+    fields = ("onset", "apex", "offset") if info.has_apex else ("onset", "offset")
+    numbers: dict[str, int | None] = {"apex": None}
+    for name in fields:
+        numbers[name] = cells.as_int(record[name])
+        if numbers[name] is None:
+            text = cells.as_text(record[name])
+            findings.append(("frame_number", f"{name} is not a frame number: {cells.describe(record[name])}", text))
+    if not info.has_apex and not cells.is_blank(record["apex"]):
+        findings.append(("frame_number", f"{info.display_name} annotates no apex, found {cells.describe(record['apex'])}", None))
+    onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
+    if offset == 0:
+        findings.append(("offset", "offset is 0 (not annotated)", 0))
+    elif onset is not None and offset is not None and onset > offset:
+        findings.append(("order", f"onset {onset} is after offset {offset}", onset))
+    elif apex == 0:
+        findings.append(("order", "apex is 0 (not annotated)", 0))
+    elif onset is not None and offset is not None and apex is not None and not onset <= apex <= offset:
+        findings.append(("order", f"apex {apex} is outside onset..offset {onset}..{offset}", apex))
+    return numbers, findings
+
+
 def _check_row(info: DatasetInfo, record: dict[str, Any]) -> _RowCheck:
-    """Every problem of one sheet row, and what of it is usable."""
-    row = int(record["row"])
-    findings: list[tuple[str, int | str | None]] = []  # (message, frame)
-    subject: str | None = None
-    try:
-        subject = info.subject_folder(record["subject"])
-    except ValueError as exc:
-        findings.append((str(exc), None))
+    """Every problem of one annotation row, and what of it is usable."""
+    row = cells.as_int(record["row"])
+    findings: list[tuple[str, str, int | str | None]] = []  # (category, message, frame)
+    subject: str | None = record["subject_key"]
+    if subject is None:
+        findings.append(("subject", record["subject_error"], None))
     clip = cells.as_text(record["clip"]) or None
     clip_is_folder = clip is not None and clip not in (".", "..") and not {"/", "\\"} & set(clip)
     if clip is None:
-        findings.append(("the clip name is empty", None))
+        findings.append(("clip", "the clip name is empty", None))
     elif not clip_is_folder:
-        findings.append((f"the clip name {clip!r} is not a folder name", None))
-    numbers = {field: cells.as_int(record[field]) for field in ("onset", "apex", "offset")}
-    for field, number in numbers.items():
-        if number is None:
-            text = cells.as_text(record[field])
-            findings.append((f"{field} is not a frame number: {cells.describe(record[field])}", text))
-    onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
-    if offset == 0:
-        findings.append(("offset is 0 (not annotated)", 0))
-    elif onset is not None and offset is not None and onset > offset:
-        findings.append((f"onset {onset} is after offset {offset}", onset))
-    elif onset is not None and offset is not None and apex is not None and not onset <= apex <= offset:
-        findings.append((f"apex {apex} is outside onset..offset {onset}..{offset}", apex))
+        findings.append(("clip", f"the clip name {clip!r} is not a folder name", None))
+    numbers, number_findings = _check_numbers(info, record)
+    findings.extend(number_findings)
     emotion = info.normalise_emotion(record["emotion"])
     if emotion is None:
         known = ", ".join(info.emotions)
-        findings.append((f"unknown emotion label {cells.describe(record['emotion'])}; known: {known}", None))
+        findings.append(("label", f"unknown emotion label {cells.describe(record['emotion'])}; known: {known}", None))
 
+    occurrence = int(record["occurrence"])
+    key_clip = f"{clip}#{occurrence}" if info.occurrences and clip else clip
     named_subject = subject or cells.as_text(record["subject"])
-    problems = [Problem(info.name, named_subject, clip, frame, message, row) for message, frame in findings]
+    problems = [Problem(info.name, named_subject, key_clip, frame, msg, row, cat) for cat, msg, frame in findings]
+    onset, apex, offset = numbers["onset"], numbers["apex"], numbers["offset"]
     span = sample = None
-    if subject and clip and clip_is_folder and onset is not None and offset and onset <= offset:
-        span = Span(row, subject, clip, onset, offset)
-        if not problems and emotion is not None and apex is not None:
+    located = "{emotion}" not in info.clip_template or emotion is not None
+    if subject and clip and clip_is_folder and located and onset is not None and offset and onset <= offset:
+        directory = info.clip_dir(subject, clip, emotion)
+        in_span = apex if apex is not None and onset <= apex <= offset else None
+        span = Span(row, subject, key_clip or clip, onset, offset, directory, in_span, clip)
+        if not problems and emotion is not None:
             action_units = cells.as_text(record["action_units"])
-            sample = Sample(row, subject, clip, onset, apex, offset, emotion, action_units)
-    return _RowCheck(row, subject, clip, problems, span, sample)
+            sample = Sample(
+                row, subject, clip, onset, apex, offset, emotion, action_units, occurrence, key_clip or clip, directory
+            )
+    same_sample = (subject, clip) if not info.occurrences else (subject, clip, onset, apex, offset)
+    duplicate_key = same_sample if subject is not None and clip is not None else None
+    return _RowCheck(row, subject, key_clip, duplicate_key, problems, span, sample)
 
 
 def parse(info: DatasetInfo, table: pd.DataFrame) -> ParsedAnnotation:
-    """Check every row; collect all problems instead of stopping at the first."""
-    checks = [_check_row(info, record) for record in table.to_dict("records")]
+    """Apply the corpus's overrides, then check every row; collect all problems at once."""
+    records = table.to_dict("records")
+    _record_keys(info, records)
+    report = overrides_mod.OverrideReport(overrides_mod.version())
+    records = overrides_mod.apply(overrides_mod.for_dataset(info.name), records, report)
+    checks = [_check_row(info, record) for record in records]
     problems = [problem for check in checks for problem in check.problems]
-    rows_by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_key: dict[tuple[object, ...], list[_RowCheck]] = defaultdict(list)
     for check in checks:
-        if check.subject is not None and check.clip is not None:
-            rows_by_key[(check.subject, check.clip)].append(check.row)
-    for (subject, clip), rows in sorted(rows_by_key.items()):
-        if len(rows) > 1:
-            listed = ", ".join(map(str, rows))
-            problems.append(Problem(info.name, subject, clip, None, f"duplicate sample: annotation rows {listed}"))
+        if check.duplicate_key is not None:
+            by_key[check.duplicate_key].append(check)
+    duplicated = {key for key, group in by_key.items() if len(group) > 1}
+    for key in sorted(duplicated, key=str):
+        first = by_key[key][0]
+        listed = ", ".join(str(check.row) for check in by_key[key])
+        message = f"duplicate sample: annotation rows {listed}"
+        problems.append(Problem(info.name, first.subject, first.clip, None, message, category="duplicate"))
     return ParsedAnnotation(
-        samples=[check.sample for check in checks if check.sample is not None],
+        samples=[c.sample for c in checks if c.sample is not None and c.duplicate_key not in duplicated],
         spans=[check.span for check in checks if check.span is not None],
         problems=problems,
+        overrides=report,
     )

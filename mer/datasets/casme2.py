@@ -93,6 +93,7 @@ INFO = register(
                 "fearful": "fear",
             }
         ),
-        schemes=("casme2_5class",),
+        frame_format="img{n}.jpg",
+        schemes=("casme2_5class", "casme2_megc3"),
     )
 )

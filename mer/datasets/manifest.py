@@ -8,7 +8,8 @@ The manifest is only built from a corpus that passes validation.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,9 +17,13 @@ import pandas as pd
 from mer import atomic
 from mer.config import DatasetSpec
 from mer.datasets import annotation, registry
+from mer.datasets.annotation import Sample
+from mer.datasets.apex import SUBSTITUTES
+from mer.datasets.frames import list_frames
 from mer.datasets.problems import DatasetValidationError
 from mer.datasets.validation import inspect_corpus
-from mer.errors import InputDataError
+from mer.datasets.registry import DatasetInfo
+from mer.errors import ConfigError, InputDataError
 
 MANIFEST_COLUMNS = (
     "dataset",
@@ -36,13 +41,21 @@ MANIFEST_COLUMNS = (
 INT_COLUMNS = ("onset", "apex", "offset", "label_index")
 
 
-def build_manifest(spec: DatasetSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
+def build_manifest(
+    spec: DatasetSpec, ignore: Iterable[str] = (), apex_substitute: str = "midpoint"
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Validate the corpus, then map its samples through the scheme.
 
-    Raises DatasetValidationError listing every problem if validation finds any. Samples
-    whose emotion the scheme excludes are left out and counted in `meta["excluded"]`.
+    Raises DatasetValidationError listing every problem if validation finds any (problems of
+    a category in `ignore` only drop their samples, listed in `meta["ignored_problems"]`).
+    Samples whose emotion the scheme excludes are left out and counted in
+    `meta["excluded"]`; samples the scheme excludes by key are listed in
+    `meta["excluded_samples"]`. Corpora without apexes get `apex_substitute` (see
+    `mer.datasets.apex`), recorded in `meta["apex_substitute"]`.
     """
-    result = inspect_corpus(spec)
+    if apex_substitute not in SUBSTITUTES:
+        raise ConfigError(f"unknown apex substitute {apex_substitute!r}; known: {', '.join(SUBSTITUTES)}")
+    result = inspect_corpus(spec, ignore)
     source = f"{result.annotation.path.name} and the frames under {spec.root}"
     if result.problems:
         raise DatasetValidationError(spec.name, source, result.problems)
@@ -50,24 +63,33 @@ def build_manifest(spec: DatasetSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
     scheme = result.scheme
     rows = []
     excluded = Counter({emotion: 0 for emotion in scheme.excluded})
+    excluded_samples = []
     for sample in result.samples:
         label = scheme.label_of(sample.emotion)
         if label is None:
             excluded[sample.emotion] += 1
             continue
+        by_key = scheme.excludes_sample(sample.subject, sample.key_clip)
+        if by_key is not None:
+            excluded_samples.append({"subject": sample.subject, "clip": sample.key_clip, "reason": by_key.reason})
+            continue
+        frame_dir = result.directories[sample.directory]
+        apex = sample.apex
+        if apex is None:
+            apex = _substitute_apex(result.info, spec.root / frame_dir, sample, apex_substitute)
         rows.append(
             {
                 "dataset": spec.name,
                 "subject": sample.subject,
-                "clip": sample.clip,
+                "clip": sample.key_clip,
                 "onset": sample.onset,
-                "apex": sample.apex,
+                "apex": apex,
                 "offset": sample.offset,
                 "emotion": sample.emotion,
                 "label": label,
                 "label_index": scheme.index_of(label),
                 "action_units": sample.action_units,
-                "frame_dir": str(PurePosixPath(result.frame_folder, sample.subject, sample.clip)),
+                "frame_dir": frame_dir,
             }
         )
     if not rows:
@@ -88,10 +110,20 @@ def build_manifest(spec: DatasetSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
         "classes": list(scheme.classes),
         "counts": {label: int(counts.get(label, 0)) for label in scheme.classes},
         "excluded": dict(sorted(excluded.items())),
+        "excluded_samples": excluded_samples,
+        "overrides": result.overrides.as_dict() if result.overrides else None,
+        "ignored_problems": [str(problem) for problem in result.ignored],
+        "apex_substitute": None if result.info.has_apex else apex_substitute,
         "rows": len(frame),
         "subjects": int(frame["subject"].nunique()),
     }
     return frame, meta
+
+
+def _substitute_apex(info: DatasetInfo, clip_dir: Path, sample: Sample, name: str) -> int:
+    """The named apex substitute for one sample of a corpus without apexes."""
+    files = dict(list_frames(clip_dir, info.frame_regex))
+    return SUBSTITUTES[name](sample.onset, sample.offset, files.__getitem__)
 
 
 def list_subjects(spec: DatasetSpec) -> list[str]:
@@ -104,7 +136,8 @@ def list_subjects(spec: DatasetSpec) -> list[str]:
     scheme = info.scheme(spec.scheme)
     path = annotation.locate(info, spec)
     parsed = annotation.parse(info, annotation.read(info, path))
-    return sorted({s.subject for s in parsed.samples if scheme.label_of(s.emotion) is not None})
+    kept = (s for s in parsed.samples if scheme.label_of(s.emotion) is not None)
+    return sorted({s.subject for s in kept if scheme.excludes_sample(s.subject, s.key_clip) is None})
 
 
 def sidecar_path(out_csv: Path) -> Path:

@@ -41,7 +41,13 @@ class DatasetInfo:
     """What `mer` knows about one corpus.
 
     `frame_regex` must match a whole frame file name and capture its frame number.
-    `frame_folders` are tried in order under the dataset root ("." is the root itself).
+    `frame_folders` are tried in order under the dataset root ("." is the root itself);
+    under it a clip lives at `clip_template`. Corpora without annotated apexes set
+    `has_apex=False` (an apex substitute is then a named choice); corpora with several
+    samples per (subject, clip) set `occurrences=True` (samples then keyed by occurrence).
+    `sheet`, `header_row`, `subject_format` and `frame_name` document the on-disk facts the
+    reader and `frame_regex` implement; `exception_files` are official lists of damaged
+    frames looked for in the root.
     `read_annotation` returns one row per annotated sample with `ANNOTATION_COLUMNS`,
     values as found in the file; `subject_folder` turns a raw subject id into the
     corpus's subject folder name (ValueError if it cannot). Emotion labels are compared
@@ -50,7 +56,7 @@ class DatasetInfo:
 
     name: str
     display_name: str
-    fps: int
+    fps: int | None  # None: not published (see docs/datasets.md)
     frame_regex: re.Pattern[str]
     frame_folders: tuple[str, ...]
     annotation_globs: tuple[str, ...]
@@ -60,6 +66,25 @@ class DatasetInfo:
     emotions: tuple[str, ...]
     emotion_aliases: Mapping[str, str]
     schemes: tuple[str, ...]
+    clip_template: str = "{subject}/{clip}"
+    greyscale: bool = False
+    has_apex: bool = True
+    occurrences: bool = False
+    annotation_is_folder: bool = False
+    sheet: str | int = 0
+    header_row: int | None = 0
+    subject_format: str = ""
+    frame_name: str = ""
+    exception_files: tuple[str, ...] = ()
+    frame_format: str = ""
+
+    def clip_dir(self, subject: str, clip: str, emotion: str | None) -> str:
+        """A clip's folder relative to the frame folder, from `clip_template`.
+
+        Templates may use {subject}, {clip} and {emotion} (the normalised emotion, for
+        corpora that sort clips into emotion folders).
+        """
+        return self.clip_template.format(subject=subject, clip=clip, emotion=emotion or "")
 
     def normalise_emotion(self, raw: object) -> str | None:
         """The canonical emotion for a raw label, or None if it is not in the vocabulary."""

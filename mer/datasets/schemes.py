@@ -22,6 +22,16 @@ TABLE = "schemes.yaml"
 
 
 @dataclass(frozen=True)
+class SampleExclusion:
+    """One sample a scheme leaves out by key (not by label), with why and who says so."""
+
+    subject: str
+    clip: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
 class LabelScheme:
     """A named, versioned mapping from source emotions to ordered classes."""
 
@@ -32,6 +42,15 @@ class LabelScheme:
     classes: tuple[str, ...]
     members: Mapping[str, str]  # source emotion -> class
     excluded: tuple[str, ...]
+    excluded_samples: tuple[SampleExclusion, ...] = ()
+    source: str = ""
+
+    def excludes_sample(self, subject: str, clip: str) -> SampleExclusion | None:
+        """The scheme's exclusion of sample (subject, clip), if it has one."""
+        for exclusion in self.excluded_samples:
+            if (exclusion.subject, exclusion.clip) == (subject, clip):
+                return exclusion
+        return None
 
     def label_of(self, emotion: str) -> str | None:
         """The class of a normalised emotion, or None if the scheme excludes it."""
@@ -61,6 +80,11 @@ def _parse(name: str, entry: dict[str, Any]) -> LabelScheme:
         classes=classes,
         members=MappingProxyType(members),
         excluded=excluded,
+        excluded_samples=tuple(
+            SampleExclusion(str(item["subject"]), str(item["clip"]), item["reason"], item["source"])
+            for item in entry.get("excluded_samples", [])
+        ),
+        source=entry.get("source", ""),
     )
 
 

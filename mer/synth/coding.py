@@ -1,4 +1,4 @@
-"""The CASME II coding spreadsheet, written so that equal rows give byte-identical files.
+"""Spreadsheets (the CASME II coding file and other corpora's sheets), byte-identical for equal rows.
 
 openpyxl stamps the save time into docProps/core.xml and every zip entry; here the document
 properties carry a fixed date and the archive is rewritten with sorted entries, a fixed
@@ -33,13 +33,14 @@ HEADER = (
 FIXED_TIME = datetime.datetime(2014, 5, 8)
 
 
-def _workbook_bytes(rows: Sequence[Sequence[object]]) -> bytes:
+def _workbook_bytes(sheets: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> bytes:
+    """An xlsx holding `sheets` = (title, lines) in order; None cells stay empty."""
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Sheet1"
-    sheet.append(HEADER)
-    for row in rows:
-        sheet.append(list(row))
+    for index, (title, lines) in enumerate(sheets):
+        sheet = workbook.active if index == 0 else workbook.create_sheet()
+        sheet.title = title
+        for line in lines:
+            sheet.append(list(line))
     workbook.properties.creator = "mer synth"
     workbook.properties.created = FIXED_TIME
     workbook.properties.modified = FIXED_TIME
@@ -62,7 +63,12 @@ def _normalised_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_coding(path: Path, rows: Sequence[Sequence[object]]) -> None:
-    """Write the coding file: one row per clip, in HEADER's column order (None = empty cell)."""
+def write_workbook(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
+    """Write an xlsx with the given sheets (title, lines), byte-identical for equal input."""
     with atomic_path(path) as tmp:
-        tmp.write_bytes(_normalised_zip(_workbook_bytes(rows)))
+        tmp.write_bytes(_normalised_zip(_workbook_bytes(sheets)))
+
+
+def write_coding(path: Path, rows: Sequence[Sequence[object]]) -> None:
+    """Write the CASME II coding file: one row per clip, in HEADER's column order (None = empty cell)."""
+    write_workbook(path, [("Sheet1", [HEADER, *rows])])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mer.errors import ConfigError
-from mer.synth import casme2
+from mer.synth import casme2, twins
 
 
 @dataclass(frozen=True)
@@ -26,23 +26,36 @@ class Preset:
     write: Callable[[dict[str, Any], Path], None]
 
 
-PRESETS: dict[str, Preset] = {casme2.DATASET: Preset(subjects=casme2.subjects, write=casme2.write)}
+def _twin(name: str) -> Preset:
+    """A layout twin as a preset; its size is `synth.size` (default `small`)."""
+    return Preset(
+        subjects=lambda synth: twins.twin_subjects(name, synth.get("size", "small")),
+        write=lambda synth, root: twins.write_twin(name, synth.get("size", "small"), root, synth["seed"]),
+    )
 
 
-def _preset(dataset: str) -> Preset:
+# CASME II renders faces unless `synth.size` asks for its layout twin; every other corpus
+# (and the MEGC2019 composite, one twin per part) has a layout twin only.
+PRESETS: dict[str, Preset] = {
+    casme2.DATASET: Preset(subjects=casme2.subjects, write=casme2.write),
+    **{name: _twin(name) for name in [*twins.TWINS, *twins.COMPOSITES] if name != casme2.DATASET},
+}
+
+
+def _preset(dataset: str, synth: dict[str, Any]) -> Preset:
     if dataset not in PRESETS:
         raise ConfigError(f"no synthetic preset for dataset {dataset!r} (have {sorted(PRESETS)})")
-    return PRESETS[dataset]
+    return _twin(dataset) if "size" in synth else PRESETS[dataset]
 
 
 def planned_subjects(dataset: str, params: dict[str, Any]) -> list[str]:
     """Subject folder names `generate` will create, without generating anything."""
-    return _preset(dataset).subjects(params["synth"])
+    return _preset(dataset, params["synth"]).subjects(params["synth"])
 
 
 def generate(dataset: str, params: dict[str, Any], out_root: Path) -> None:
     """Write the synthetic twin of `dataset` to `out_root` (replacing it) from params['synth']."""
-    preset = _preset(dataset)
+    preset = _preset(dataset, params["synth"])
     out_root = Path(out_root)
     out_root.parent.mkdir(parents=True, exist_ok=True)
     staging = out_root.with_name(f".{out_root.name}.tmp-{os.getpid()}")

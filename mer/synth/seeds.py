@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = {"plan": 0, "subject": 1, "clip": 2, "motion": 3, "noise": 4}
+STREAMS = {"plan": 0, "subject": 1, "clip": 2, "motion": 3, "noise": 4, "twin": 5}
 
 
 def rng(seed: int, stream: str, *indices: int) -> np.random.Generator:
