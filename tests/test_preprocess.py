@@ -18,10 +18,13 @@ from mer.errors import InputDataError
 from mer.preprocess import faces
 from mer.preprocess.keyframes import COLUMNS, keyframes_table, reselect
 
+KEYFRAMES = {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1, "spotting": {"method": "frame_difference"}}
+
 CROP = {
     "reference": "onset",
     "size": 64,
     "margin": 0.15,
+    "align": False,
     "min_face_size": 40,
     "thresholds": [0.6, 0.7, 0.7],
     "device": "cpu",
@@ -87,16 +90,16 @@ def crop(root: Path, out: Path, **overrides: Any) -> None:
 def test_one_box_from_the_reference_frame_crops_every_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     images = moving_face()
     write_clip(tmp_path, images)
-    detected_on: list[int] = []
-    real_detect = faces.detect
+    detected_on: list[list[int]] = []
+    real_detect = faces.detect_batch
 
-    def counting_detect(image: np.ndarray, frame: int, crop: dict[str, Any]) -> faces.Detection | None:
-        detected_on.append(frame)
-        return real_detect(image, frame, crop)
+    def counting_detect(images: list[np.ndarray], frames: list[int], crop: dict[str, Any]) -> list[Any]:
+        detected_on.append(list(frames))
+        return real_detect(images, frames, crop)
 
-    monkeypatch.setattr(faces, "detect", counting_detect)
+    monkeypatch.setattr(faces, "detect_batch", counting_detect)
     crop(tmp_path, tmp_path / "sub01.h5")
-    assert detected_on == [11]
+    assert detected_on == [[11]]
 
     with h5py.File(tmp_path / "sub01.h5", "r") as f:
         assert (f.attrs["dataset"], f.attrs["subject"]) == ("casme2", "sub01")
@@ -118,6 +121,9 @@ def test_one_box_from_the_reference_frame_crops_every_frame(tmp_path: Path, monk
     assert attrs["detector"] == "facenet-pytorch MTCNN 2.6.0" and attrs["probability"] > 0.9
     assert attrs["thresholds"].tolist() == [0.6, 0.7, 0.7]
     assert (attrs["min_face_size"], attrs["margin"], attrs["size"]) == (40, 0.15, 64)
+    scale = 64 / (x1 - x0)
+    np.testing.assert_allclose(attrs["transform"], [[scale, 0, -scale * x0], [0, scale, -scale * y0]])
+    assert attrs["align"] == False and attrs["rotation_deg"] == 0.0  # noqa: E712 (numpy bool)
 
 
 def test_apex_reference_detects_on_the_apex(tmp_path: Path) -> None:
@@ -136,6 +142,65 @@ def test_blank_reference_frame_falls_back_to_a_neighbour(tmp_path: Path) -> None
         attrs = h5.read_attrs(f["EP01_01"])
     assert attrs["fallback"] == "neighbour_frame:12"
     assert attrs["reference_frame"] == 12
+
+
+def two_clip_rows() -> pd.DataFrame:
+    second = {**SAMPLE, "clip": "EP02_01", "frame_dir": "sub01/EP02_01"}
+    return pd.DataFrame([SAMPLE, second])
+
+
+def test_reference_frames_of_a_subject_are_detected_in_one_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = moving_face()
+    write_clip(tmp_path, images)
+    write_clip(tmp_path / "second", images)
+    (tmp_path / "sub01" / "EP02_01").symlink_to(tmp_path / "second" / "sub01" / "EP01_01")
+    calls: list[list[int]] = []
+    real_detect = faces.detect_batch
+
+    def counting_detect(images: list[np.ndarray], frames: list[int], crop: dict[str, Any]) -> list[Any]:
+        calls.append(list(frames))
+        return real_detect(images, frames, crop)
+
+    monkeypatch.setattr(faces, "detect_batch", counting_detect)
+    faces.crop_subject(two_clip_rows(), tmp_path, REGEX, CROP, tmp_path / "sub01.h5", source=PngFrames())
+    assert calls == [[11, 11]]
+    with h5py.File(tmp_path / "sub01.h5", "r") as f:
+        assert f["EP01_01"].attrs["box"].tolist() == f["EP02_01"].attrs["box"].tolist()
+        np.testing.assert_array_equal(f["EP01_01"]["frames"][()], f["EP02_01"]["frames"][()])
+
+
+def test_clip_without_any_face_takes_the_previous_clips_box(tmp_path: Path) -> None:
+    write_clip(tmp_path, moving_face())
+    blank = {n: np.full((*CANVAS, 3), BACKGROUND, dtype=np.uint8) for n in FRAMES}
+    blank[16] = face_canvas()  # a face beyond the neighbour radius (reference 11 ± 3)
+    write_clip(tmp_path / "second", blank)
+    (tmp_path / "sub01" / "EP02_01").symlink_to(tmp_path / "second" / "sub01" / "EP01_01")
+    faces.crop_subject(two_clip_rows(), tmp_path, REGEX, CROP, tmp_path / "sub01.h5", source=PngFrames())
+    with h5py.File(tmp_path / "sub01.h5", "r") as f:
+        first, second = h5.read_attrs(f["EP01_01"]), h5.read_attrs(f["EP02_01"])
+    assert first["fallback"] == "none"
+    assert second["fallback"] == "previous_box:EP01_01"
+    assert second["box"].tolist() == first["box"].tolist() and second["reference_frame"] == 11
+
+
+def test_eye_alignment_levels_the_eyes_with_one_rotation(tmp_path: Path) -> None:
+    canvas = face_canvas()
+    tilt = cv2.getRotationMatrix2D((160.0, 120.0), 9.0, 1.0)
+    tilted = cv2.warpAffine(canvas, tilt, (320, 240), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    write_clip(tmp_path, {n: shifted(tilted, 0.3 * (n - 10), 0.0) for n in FRAMES})
+    crop(tmp_path, tmp_path / "plain.h5")
+    crop(tmp_path, tmp_path / "aligned.h5", align=True)
+    eyes_y = {}
+    for name in ("plain", "aligned"):
+        with h5py.File(tmp_path / f"{name}.h5", "r") as f:
+            attrs = h5.read_attrs(f["EP01_01"])
+        eyes = np.c_[attrs["landmarks"][:2], np.ones(2)] @ attrs["transform"].T
+        eyes_y[name] = abs(eyes[1, 1] - eyes[0, 1])
+        assert attrs["align"] == (name == "aligned")
+    assert eyes_y["plain"] > 1.0 and eyes_y["aligned"] < 0.01
+    assert attrs["rotation_deg"] == pytest.approx(-6.0, abs=1.5)  # −9° tilt + the photo's own ≈ +3°
 
 
 def test_no_face_anywhere_names_the_sample(tmp_path: Path) -> None:
@@ -204,7 +269,7 @@ def brute_force(
     best = None
     for o in range(onset, onset + r + 1):
         for a in range(apex - r, apex + r + 1):
-            if o in present and a in present and o < a:
+            if o in present and a in present and o < a and (a < offset or a == apex):
                 key = (-dist(o, a), abs(o - onset) + abs(a - apex), o, a)
                 best = key if best is None or key < best else best
     new_onset, new_apex = (onset, apex) if best is None else best[2:]
@@ -308,7 +373,7 @@ def test_keyframes_table_columns_modes_and_order(tmp_path: Path) -> None:
             clips[row.clip] = (numbers, rng.integers(0, 256, size=(len(numbers), 8, 8, 3)).astype(np.uint8))
         write_faces(tmp_path / f"{subject}.h5", str(subject), clips)
 
-    params = {"mode": "reselected", "lambda_rise": 0.2, "lambda_fall": 0.2}
+    params = {**KEYFRAMES, "lambda_rise": 0.2, "lambda_fall": 0.2}
     table = keyframes_table(manifest, tmp_path, params)
     assert list(table.columns) == list(COLUMNS)
     assert table[["subject", "clip"]].values.tolist() == [["sub01", "EP01"], ["sub01", "EP02"], ["sub02", "EP01"]]
@@ -320,15 +385,30 @@ def test_keyframes_table_columns_modes_and_order(tmp_path: Path) -> None:
     assert (annotated[["onset", "apex", "offset"]].values == manifest[["onset", "apex", "offset"]].values).all()
     assert (annotated["apex_reselected"] == table["apex_reselected"]).all()
 
+    spotted = keyframes_table(manifest, tmp_path, {**params, "mode": "spotted"})
+    assert (spotted["mode"] == "spotted").all() and (spotted["spotting"] == "frame_difference").all()
+    assert (spotted["apex"] == spotted["apex_spotted"]).all()
+    assert (spotted[["onset", "offset"]].values == manifest[["onset", "offset"]].values).all()
+    assert ((spotted["apex"] > spotted["onset"]) & (spotted["apex"] < spotted["offset"])).all()
+    assert (spotted["apex_spotted"] == table["apex_spotted"]).all()
+
+
+def test_reselected_apex_stays_before_the_annotated_offset() -> None:
+    # Motion grows to the last stored frame: without the bound the apex would land on the offset.
+    frames = np.arange(21, dtype=np.float64)[:, None] * np.ones((21, 4))
+    result = reselect(frames, np.arange(21), 0, 18, 20, 0.2, 0.5)
+    assert result.apex == 19 and result.offset == 20
+    assert result.fall_diff_reselected > 0
+
 
 def test_keyframes_table_missing_frame_names_the_sample(tmp_path: Path) -> None:
     numbers = np.array([0, 1, 2, 4, 5])
     write_faces(tmp_path / "sub01.h5", "sub01", {"EP01": (numbers, np.zeros((5, 4, 4, 3), dtype=np.uint8))})
     manifest = pd.DataFrame([{"dataset": "casme2", "subject": "sub01", "clip": "EP01", "onset": 0, "apex": 3, "offset": 5}])
     with pytest.raises(InputDataError) as info:
-        keyframes_table(manifest, tmp_path, {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1})
+        keyframes_table(manifest, tmp_path, KEYFRAMES)
     error = info.value
     assert (error.dataset, error.subject, error.clip, error.frame) == ("casme2", "sub01", "EP01", 3)
     missing_clip = manifest.assign(clip="EP09")
     with pytest.raises(InputDataError, match="clip=EP09"):
-        keyframes_table(missing_clip, tmp_path, {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1})
+        keyframes_table(missing_clip, tmp_path, KEYFRAMES)

@@ -4,7 +4,8 @@ Around the annotated onset and apex, every candidate (onset, apex) pair is score
 norm of the pixel difference of the two face crops; the best pair replaces the annotation.
 The offset is then reselected around the annotated offset as the frame that differs most
 from the new apex. The rule uses no label, so it is applied identically to every sample
-(train and test alike) and cached once in keyframes.csv.
+(train and test alike) and cached once in keyframes.csv, next to the annotated keyframes
+and the spotted apex (`mer.preprocess.spotting`); `keyframes.mode` switches between them.
 
 Frames are cast to float64 before subtracting: GAMDSS's own code subtracts uint8 images,
 which wraps modulo 256 and changes which pair wins. Choices where Algorithm 1 is ambiguous
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mer.errors import InputDataError
+from mer.preprocess.spotting import spot_apex
 
 COLUMNS = (
     "dataset",
@@ -33,6 +35,10 @@ COLUMNS = (
     "onset_reselected",
     "apex_reselected",
     "offset_reselected",
+    "onset_spotted",
+    "apex_spotted",
+    "offset_spotted",
+    "spotting",
     "rise_diff_annotated",
     "rise_diff_reselected",
     "fall_diff_annotated",
@@ -77,9 +83,10 @@ def reselect(
     `frames` is (T, ...) of any numeric dtype, `frame_numbers` the (T,) frame number of each
     frame. Windows (frame numbers, intersected with the frames present):
     R_rise = int(λ_rise·(apex − onset)), R_fall = int(λ_fall·(offset − apex));
-    onset candidates onset … onset + R_rise, apex candidates apex − R_rise … apex + R_rise,
-    pairs with onset < apex; offset candidates offset − R_fall … offset + R_fall after the new
-    apex. Exact ties go to the candidate closest to the annotation, then the earliest.
+    onset candidates onset … onset + R_rise, apex candidates apex − R_rise … apex + R_rise
+    and before the annotated offset, pairs with onset < apex; offset candidates
+    offset − R_fall … offset + R_fall after the new apex (so the fall is never empty when
+    the annotated apex precedes the offset). Exact ties go to the candidate closest to the annotation, then the earliest.
     Raises InputDataError (with `frame`) when an annotated frame is absent.
     """
     onset, apex, offset = int(onset), int(apex), int(offset)
@@ -94,7 +101,7 @@ def reselect(
     r_fall = int(lambda_fall * (offset - apex))
 
     onsets = numbers[(numbers >= onset) & (numbers <= onset + r_rise)]
-    apexes = numbers[(numbers >= apex - r_rise) & (numbers <= apex + r_rise)]
+    apexes = numbers[(numbers >= apex - r_rise) & (numbers <= apex + r_rise) & ((numbers < offset) | (numbers == apex))]
     needed = np.union1d(np.union1d(onsets, apexes), numbers[np.abs(numbers - offset) <= r_fall])
     needed = np.union1d(needed, [onset, apex, offset])
     rows = {int(n): i for i, n in enumerate(needed)}
@@ -142,15 +149,23 @@ def reselect(
     )
 
 
-def keyframes_table(manifest: pd.DataFrame, faces_dir: Path, keyframes: dict[str, Any]) -> pd.DataFrame:
+MODES = ("annotated", "reselected", "spotted")
+
+
+def keyframes_table(
+    manifest: pd.DataFrame, faces_dir: Path, keyframes: dict[str, Any], flow: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """keyframes.csv rows (columns `COLUMNS`, manifest order) from the crops in faces/<subject>.h5.
 
-    `keyframes` is the params section (mode, lambda_rise, lambda_fall); `mode` picks which
-    triple fills the final onset/apex/offset columns downstream stages use.
+    `keyframes` is the params section (mode, lambda_rise, lambda_fall, spotting.method);
+    `flow` the flow section, read only by the flow_magnitude spotter. Every row carries all
+    three triples (annotated, GAMDSS-reselected, spotted: annotated onset and offset with the
+    apex of maximum motion); `mode` picks which triple fills the final onset/apex/offset
+    columns downstream stages use.
     """
     mode = keyframes["mode"]
-    if mode not in ("annotated", "reselected"):
-        raise ValueError(f"keyframes.mode must be 'annotated' or 'reselected', not {mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"keyframes.mode must be one of {MODES}, not {mode!r}")
     records: dict[Any, dict[str, Any]] = {}
     for subject, rows in manifest.groupby("subject", sort=False):
         path = Path(faces_dir) / f"{subject}.h5"
@@ -159,37 +174,40 @@ def keyframes_table(manifest: pd.DataFrame, faces_dir: Path, keyframes: dict[str
             raise InputDataError("face crops file not found", dataset=dataset, subject=str(subject), path=str(path))
         with h5py.File(path, "r") as faces:
             for index, row in rows.iterrows():
-                records[index] = _row(row, faces, path, keyframes, mode)
+                records[index] = _row(row, faces, path, keyframes, flow or {})
     return pd.DataFrame([records[index] for index in manifest.index], columns=list(COLUMNS))
 
 
-def _row(row: pd.Series, faces: h5py.File, path: Path, keyframes: dict[str, Any], mode: str) -> dict[str, Any]:
+def _row(row: pd.Series, faces: h5py.File, path: Path, keyframes: dict[str, Any], flow: dict[str, Any]) -> dict[str, Any]:
     """One keyframes.csv record; errors name the sample."""
     where = {"dataset": str(row["dataset"]), "subject": str(row["subject"]), "clip": str(row["clip"])}
     if where["clip"] not in faces:
         raise InputDataError("clip is missing from the face crops file", **where, path=str(path))
     group = faces[where["clip"]]
+    frames, numbers = group["frames"][()], group["frame_numbers"][()]
+    onset, apex, offset = int(row["onset"]), int(row["apex"]), int(row["offset"])
+    method = keyframes["spotting"]["method"]
     try:
         result = reselect(
-            group["frames"][()],
-            group["frame_numbers"][()],
-            int(row["onset"]),
-            int(row["apex"]),
-            int(row["offset"]),
-            float(keyframes["lambda_rise"]),
-            float(keyframes["lambda_fall"]),
+            frames, numbers, onset, apex, offset, float(keyframes["lambda_rise"]), float(keyframes["lambda_fall"])
         )
+        spotted = spot_apex(frames, numbers, onset, offset, method, flow)
     except InputDataError as exc:
         raise InputDataError(exc.reason, **where, frame=exc.frame, path=str(path)) from None
     values = asdict(result)
+    mode = keyframes["mode"]
     record = {
         **where,
-        "onset_annotated": int(row["onset"]),
-        "apex_annotated": int(row["apex"]),
-        "offset_annotated": int(row["offset"]),
+        "onset_annotated": onset,
+        "apex_annotated": apex,
+        "offset_annotated": offset,
         "onset_reselected": result.onset,
         "apex_reselected": result.apex,
         "offset_reselected": result.offset,
+        "onset_spotted": onset,
+        "apex_spotted": spotted.apex,
+        "offset_spotted": offset,
+        "spotting": method,
         **{key: values[key] for key in COLUMNS if key.endswith(("_diff_annotated", "_diff_reselected"))},
         "mode": mode,
     }

@@ -1,0 +1,61 @@
+"""Preprocessing QC report: files, fallbacks listed, shift summary, byte-identical reruns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mer import h5
+from mer.errors import InputDataError
+from mer.paths import QC_FIGURES
+from mer.preprocess.keyframes import keyframes_table
+from mer.qc import build_qc
+
+KEYFRAMES = {"mode": "reselected", "lambda_rise": 0.2, "lambda_fall": 0.2, "spotting": {"method": "frame_difference"}}
+
+
+def write_corpus(root: Path) -> pd.DataFrame:
+    """Two subjects, three clips of a brightening square peaking at frame 12; one clip used a fallback."""
+    rng = np.random.default_rng(5)
+    manifest = pd.DataFrame(
+        [("sub01", "EP01", 2, 10, 22), ("sub01", "EP02", 2, 14, 22), ("sub02", "EP01", 2, 12, 22)],
+        columns=["subject", "clip", "onset", "apex", "offset"],
+    ).assign(dataset="casme2")
+    for subject, rows in manifest.groupby("subject"):
+        with h5.open_for_write(root / f"{subject}.h5") as f:
+            for row in rows.itertuples():
+                numbers = np.arange(row.onset, row.offset + 1)
+                level = 40 * np.sin(np.pi * (numbers - 2) / 20)
+                frames = rng.integers(60, 70, size=(len(numbers), 16, 16, 3)).astype(np.float64)
+                frames[:, 4:8, 4:8] += level[:, None, None, None]
+                group = h5.create_group(f, row.clip)
+                h5.create_dataset(group, "frames", frames.astype(np.uint8))
+                h5.create_dataset(group, "frame_numbers", numbers.astype(np.int32))
+                group.attrs["fallback"] = "neighbour_frame:3" if row.clip == "EP02" else "none"
+                group.attrs["probability"] = 0.99
+                group.attrs["reference_frame"] = 3 if row.clip == "EP02" else 2
+    return manifest
+
+
+def test_qc_report_files_content_and_rerun(tmp_path: Path) -> None:
+    manifest = write_corpus(tmp_path)
+    table = keyframes_table(manifest, tmp_path, KEYFRAMES)
+    text = build_qc("casme2", table, tmp_path, tmp_path / "qc")
+    assert (tmp_path / "qc" / "qc.md").read_text() == text
+    assert "3 samples, 2 subjects" in text and "fallbacks used: 1 of 3 clips" in text
+    assert "| sub01 | EP02 | neighbour_frame:3 | 3 | 0.9900 |" in text
+    assert "| apex, spotted − annotated | 2 | 0.00 | 1.33 | -2 | 2 |" in text
+    first = {name: (tmp_path / "qc" / name).read_bytes() for name in QC_FIGURES}
+    assert all(data.startswith(b"\x89PNG") for data in first.values())
+    build_qc("casme2", table, tmp_path, tmp_path / "qc")
+    assert first == {name: (tmp_path / "qc" / name).read_bytes() for name in QC_FIGURES}
+
+
+def test_qc_missing_faces_names_the_subject(tmp_path: Path) -> None:
+    table = keyframes_table(write_corpus(tmp_path), tmp_path, KEYFRAMES)
+    (tmp_path / "sub02.h5").unlink()
+    with pytest.raises(InputDataError, match="subject=sub02"):
+        build_qc("casme2", table, tmp_path, tmp_path / "qc")
