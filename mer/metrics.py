@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mer.errors import InputDataError
-from mer.protocols.folds import read_folds, subject_keys
+from mer.protocols.folds import LEVELS, level_of, member_keys, read_folds
 
 FOLD_MEAN_LABEL = "fold-mean UF1 (mean of per-fold macro-F1): not comparable to MEGC pooled numbers"
 KEY_COLUMNS = ["dataset", "subject", "clip"]
@@ -151,8 +151,8 @@ def subject_bootstrap(
     return out
 
 
-def _read_predictions(path: Path, fold: dict[str, Any], n_classes: int) -> pd.DataFrame:
-    """One fold's predictions.csv, checked against the fold's test subjects and the class count."""
+def _read_predictions(path: Path, fold: dict[str, Any], n_classes: int, level: str) -> pd.DataFrame:
+    """One fold's predictions.csv, checked against the fold's test units and the class count."""
     if not path.is_file():
         raise InputDataError("predictions missing (has the fold been trained?)", path=str(path))
     frame = pd.read_csv(path, dtype={column: str for column in KEY_COLUMNS})
@@ -165,9 +165,10 @@ def _read_predictions(path: Path, fold: dict[str, Any], n_classes: int) -> pd.Da
         if bad.any():
             clip = frame.loc[bad, "clip"].iloc[0]
             raise InputDataError(f"{column} outside 0..{n_classes - 1}", path=str(path), clip=clip)
-    strangers = set(zip(frame["dataset"], frame["subject"], strict=True)) - subject_keys(fold["test"])
+    units = set(zip(*(frame[c] for c in KEY_COLUMNS[: LEVELS[level]]), strict=True))
+    strangers = units - member_keys(fold["test"], level)
     if strangers:
-        raise InputDataError(f"rows of subjects outside fold {fold['name']!r}: {sorted(strangers)}", path=str(path))
+        raise InputDataError(f"rows of {level}s outside fold {fold['name']!r}: {sorted(strangers)}", path=str(path))
     return frame.assign(fold=fold["name"])
 
 
@@ -210,6 +211,17 @@ def _seed_entry(pooled: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def per_subject_accuracy(runs: Sequence[pd.DataFrame]) -> dict[str, dict[str, Any]]:
+    """{"dataset/subject": {"n", "accuracy"}}: each subject's accuracy averaged over seeds."""
+    pooled = pd.concat(runs, keys=range(len(runs)), names=["run", None]).reset_index(level=0)
+    pooled = pooled.assign(correct=(pooled["label_index"] == pooled["pred_index"]).astype(float))
+    out = {}
+    for (dataset, subject), rows in pooled.groupby(["dataset", "subject"], sort=True):
+        per_run = rows.groupby("run")["correct"].mean()
+        out[f"{dataset}/{subject}"] = {"n": int(len(rows) // len(per_run)), "accuracy": float(per_run.mean())}
+    return out
+
+
 def _fold_mean_uf1(pooled: pd.DataFrame, labels: Sequence[int]) -> float:
     """Mean over folds of each fold's own macro-F1 (the non-MEGC number some papers report)."""
     return float(np.mean([uf1(rows["label_index"], rows["pred_index"], labels) for _, rows in pooled.groupby("fold")]))
@@ -218,7 +230,7 @@ def _fold_mean_uf1(pooled: pd.DataFrame, labels: Sequence[int]) -> float:
 def _pool_seed(seed: int, seed_dir: Path, folds: dict[str, Any], n_classes: int) -> pd.DataFrame:
     """All folds' predictions of one seed, sorted by sample key; each sample exactly once."""
     frames = [
-        _read_predictions(seed_dir / f"fold-{fold['name']}" / "predictions.csv", fold, n_classes)
+        _read_predictions(seed_dir / f"fold-{fold['name']}" / "predictions.csv", fold, n_classes, level_of(folds))
         for fold in folds["folds"]
     ]
     pooled = pd.concat(frames, ignore_index=True).sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
@@ -266,6 +278,7 @@ def evaluate_experiment(
     return {
         "classes": list(classes),
         "protocol": folds["protocol"],
+        "level": level_of(folds),
         "folds_hash": folds["hash"],
         "n_folds": len(folds["folds"]),
         "aggregation": "MEGC pooled: the predictions of all folds concatenated per seed, then scored",
@@ -284,5 +297,6 @@ def evaluate_experiment(
                 list(runs.values()), labels, n_boot=n_boot, seed=bootstrap_seed, level=BOOTSTRAP_LEVEL
             ),
         },
+        "per_subject": per_subject_accuracy(list(runs.values())),
         "fold_mean_uf1": {"label": FOLD_MEAN_LABEL, "per_seed": fold_means, **mean_sd(list(fold_means.values()))},
     }

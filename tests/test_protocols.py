@@ -109,7 +109,7 @@ def test_guard_rejects_duplicate_names_and_empty_tests() -> None:
 def test_protocol_registry() -> None:
     table = manifest(COMPOSITE)
     assert make_folds("loso", table) == loso_folds(table)
-    with pytest.raises(ConfigError, match="known protocols: loso"):
+    with pytest.raises(ConfigError, match="known protocols: cde, hde, ilcv, loso, slcv"):
         make_folds("kfold", table)
 
 

@@ -18,15 +18,31 @@ from mer.report import (
     experiment_params_hash,
     file_sha256,
     git_commit,
+    group_table,
+    report_outputs,
+    selection_label,
     write_tables,
 )
+from mer.report.build import FIGURE_NAMES
+from mer.report.figures import FIGURES, confusion_figure
 
 
-def metrics(uf1: float, sd: float | None, n_seeds: int) -> dict:
+def metrics(uf1: float, sd: float | None, n_seeds: int, datasets: tuple[str, ...] = ("casme2",)) -> dict:
     names = ("uf1", "uar", "accuracy")
     summary = {m: {"mean": uf1 + i / 100, "sd": sd, "n_seeds": n_seeds} for i, m in enumerate(names)}
     ci = {m: {"low": uf1 - 0.1, "high": uf1 + 0.1} for m in names}
-    return {"summary": summary, "bootstrap_ci": {"level": 0.95, **ci}}
+    per_seed = {
+        str(seed): {
+            "uf1": uf1 + seed / 100, "uar": uf1, "accuracy": uf1,
+            "confusion": [[3, 1], [seed, 4]],
+            "per_dataset": {d: {"uf1": uf1 - k / 10 + seed / 100, "uar": uf1 - k / 10, "accuracy": 0.5}
+                            for k, d in enumerate(datasets)},
+        }
+        for seed in range(n_seeds)
+    }
+    per_subject = {f"{d}/sub0{k}": {"n": 2 + k, "accuracy": k / 4} for d in datasets for k in range(3)}
+    return {"classes": ["negative", "positive"], "summary": summary, "bootstrap_ci": {"level": 0.95, **ci},
+            "per_seed": per_seed, "per_subject": per_subject}
 
 
 PROVENANCE = {
@@ -37,6 +53,10 @@ PROVENANCE = {
             "input": "rise_flow",
             "datasets": datasets,
             "protocol": "loso",
+            "group": "benchmark",
+            "selection": "last epoch",
+            "scheme": "casme2:casme2_5class",
+            "annotation": "casme2:coding.xlsx@2014",
             "params_hash": f"p-{name}",
             "manifest_hash": f"m-{name}",
         }
@@ -46,7 +66,9 @@ PROVENANCE = {
 
 
 def test_benchmark_table_rows_and_columns() -> None:
-    markdown, frame = benchmark_table({"b_exp": metrics(0.6, 0.02, 3), "a_exp": metrics(0.7, None, 1)}, PROVENANCE)
+    markdown, frame, latex = benchmark_table(
+        {"b_exp": metrics(0.6, 0.02, 3), "a_exp": metrics(0.7, None, 1)}, PROVENANCE
+    )
     assert frame["experiment"].tolist() == ["a_exp", "b_exp"]
     assert frame.loc[1, "datasets"] == "casme2+samm"
     assert frame.loc[1, "uf1_mean"] == pytest.approx(0.6) and frame.loc[1, "uf1_sd"] == pytest.approx(0.02)
@@ -58,17 +80,21 @@ def test_benchmark_table_rows_and_columns() -> None:
     assert lines[2].startswith("| a_exp | ststnet | rise_flow | casme2 | loso | 0.7000 | 0.7100 | 0.7200 | 1 |")
     assert "| 0.6000 ± 0.0200 | 0.6100 ± 0.0200 | 0.6200 ± 0.0200 | 3 |" in lines[3]
     assert "UF1 [0.5000, 0.7000]; UAR [0.5000, 0.7000]" in lines[3]
-    assert "| p-b_exp | m-b_exp | abc123+dirty |" in lines[3]
+    provenance_cells = "| last epoch | casme2:casme2_5class | casme2:coding.xlsx@2014 | p-b_exp | m-b_exp | abc123+dirty |"
+    assert provenance_cells in lines[3]
     assert "pooled" in markdown and "not comparable" in markdown
+    assert frame.loc[0, "scheme"] == "casme2:casme2_5class" and frame.loc[0, "annotation"] == "casme2:coding.xlsx@2014"
+    assert r"0.6000 $\pm$ 0.0200" in latex and r"\toprule" in latex and "a\\_exp" in latex
 
 
 def test_write_tables_is_atomic_and_round_trips(tmp_path: Path) -> None:
-    markdown, frame = benchmark_table({"a_exp": metrics(0.7, 0.01, 2)}, PROVENANCE)
-    md_path, csv_path = write_tables(tmp_path / "tables", "benchmark", markdown, frame)
-    assert md_path.read_text() == markdown
+    markdown, frame, latex = benchmark_table({"a_exp": metrics(0.7, 0.01, 2)}, PROVENANCE)
+    md_path, csv_path, tex_path = write_tables(tmp_path / "tables", "benchmark", markdown, frame, latex)
+    assert md_path.read_text() == markdown and tex_path.read_text() == latex
     back = pd.read_csv(csv_path)
     assert back["uf1_mean"].tolist() == [0.7] and back["n_seeds"].tolist() == [2]
-    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["benchmark.csv", "benchmark.md"]
+    names = sorted(p.name for p in (tmp_path / "tables").iterdir())
+    assert names == ["benchmark.csv", "benchmark.md", "benchmark.tex"]
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -121,10 +147,16 @@ def test_build_report_writes_tables_and_headline(repo: Path, tmp_path: Path, mon
     manifest = paths.fill(paths.MANIFEST, dataset=dataset)
     manifest.parent.mkdir(parents=True)
     manifest.write_text("dataset,subject\n")
+    meta = {"scheme": "casme2_5class", "annotation_file": "coding.xlsx", "annotation_version": "2019"}
+    paths.fill(paths.MANIFEST_META, dataset=dataset).write_text(json.dumps(meta))
     markdown = build_report(params, "params.yaml")
+    for output in report_outputs(params):
+        assert Path(output).is_file(), output
+    assert Path(output).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(paths.TABLE_MD).read_text() == markdown
     frame = pd.read_csv(paths.TABLE_CSV)
     assert frame["manifest_hash"].tolist() == [f"{dataset}:{file_sha256(manifest)}"]
+    assert frame["annotation"].tolist() == [f"{dataset}:coding.xlsx@2019"]
     provenance = build_provenance(params, {dataset: file_sha256(manifest)}, "x")
     assert frame["params_hash"].tolist() == [provenance["experiments"][name]["params_hash"]]
     headline = json.loads(Path(paths.SUMMARY).read_text())
@@ -139,3 +171,47 @@ def test_build_report_names_missing_metrics(repo: Path, tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputDataError, match="run `mer evaluate` first"):
         build_report(params, "params.yaml")
+
+
+def test_group_table_has_datasets_times_metrics_columns() -> None:
+    provenance = {
+        "git_commit": "c",
+        "experiments": {
+            "cde": {**PROVENANCE["experiments"]["b_exp"], "group": "megc"},
+            "solo": {**PROVENANCE["experiments"]["a_exp"], "group": "megc", "model": "offapexnet"},
+            "other": {**PROVENANCE["experiments"]["a_exp"], "group": "benchmark"},
+        },
+    }
+    results = {
+        "cde": metrics(0.6, 0.02, 3, ("casme2", "samm")),
+        "solo": metrics(0.7, None, 1),
+        "other": metrics(0.1, None, 1),
+    }
+    markdown, frame, latex = group_table(results, provenance, "megc")
+    header = markdown.splitlines()[0]
+    assert header == (
+        "| Method | casme2 UF1 | casme2 UAR | samm UF1 | samm UAR | overall UF1 | overall UAR | Selection |"
+    )
+    cde_row = frame[frame["model"] == "ststnet"].iloc[0]
+    # per-dataset sub-scores: mean and SD over the three seeds
+    assert cde_row["samm_uf1_mean"] == pytest.approx(0.51) and cde_row["samm_uf1_sd"] == pytest.approx(0.01)
+    assert cde_row["overall_uf1_mean"] == pytest.approx(0.61)
+    solo_row = frame[frame["model"] == "offapexnet"].iloc[0]
+    assert pd.isna(solo_row["samm_uf1_mean"]) and solo_row["casme2_uf1_mean"] == pytest.approx(0.7)
+    assert "–" in markdown and "other" not in markdown and r"\midrule" in latex
+
+
+def test_oracle_selection_is_marked() -> None:
+    assert selection_label("last epoch") == "last epoch"
+    assert selection_label("best test-selected epoch").startswith("ORACLE")
+
+
+def test_figures_are_byte_identical_on_rerun(tmp_path: Path) -> None:
+    assert tuple(FIGURES) == FIGURE_NAMES
+    result = metrics(0.6, 0.02, 3)
+    for name, draw in FIGURES.items():
+        draw(result, "exp", tmp_path / f"{name}-a.png")
+        draw(result, "exp", tmp_path / f"{name}-b.png")
+        assert (tmp_path / f"{name}-a.png").read_bytes() == (tmp_path / f"{name}-b.png").read_bytes()
+    confusion_figure(metrics(0.6, 0.02, 2), "exp", tmp_path / "two-seeds.png")
+    assert (tmp_path / "two-seeds.png").read_bytes() != (tmp_path / "confusion-a.png").read_bytes()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -14,7 +13,7 @@ import torch
 
 from mer.errors import InputDataError
 from mer.protocols import FoldError, LeakageError, folds_hash, loso_folds
-from mer.training import train_fold
+from mer.training import InputSources, train_fold
 from mer.training import loop as loop_module
 from mer.training.data import class_names, load_inputs, split_fold, to_model_input
 
@@ -67,8 +66,8 @@ def make_corpus(root: Path, clips_per_class: int = 2, absent: dict[str, int] | N
     return pd.DataFrame(rows).sort_values(["subject", "clip"]).reset_index(drop=True)
 
 
-def flow_paths(root: Path) -> Callable[[str, str], Path]:
-    return lambda dataset, subject: root / "flow" / f"{subject}.h5"
+def flow_paths(root: Path) -> InputSources:
+    return InputSources(flow=lambda dataset, subject: root / "flow" / f"{subject}.h5")
 
 
 @pytest.fixture()

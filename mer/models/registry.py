@@ -14,9 +14,12 @@ ModelBuilder = Callable[..., nn.Module]
 _MODELS: dict[str, ModelBuilder] = {}
 
 
-def register_model(builder: ModelBuilder) -> ModelBuilder:
-    """Register `builder` under its function name; it must accept num_classes, in_chans, input_size."""
-    name = builder.__name__
+def register_model(builder: ModelBuilder, name: str | None = None) -> ModelBuilder:
+    """Register `builder` under `name` (default: its function name).
+
+    The builder must accept the keywords num_classes, in_chans and input_size.
+    """
+    name = name or builder.__name__
     if name in _MODELS:
         raise ValueError(f"model {name!r} is already registered")
     _MODELS[name] = builder

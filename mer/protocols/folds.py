@@ -18,6 +18,11 @@ from mer.atomic import write_json
 from mer.errors import MerError
 
 SubjectKey = tuple[str, str]
+MemberKey = tuple[str, ...]
+# folds.json "level": what a fold's train/test entries name. Subject-level folds list
+# [dataset, subject] pairs and must be subject-disjoint; instance-level folds (ILCV) list
+# [dataset, subject, clip] samples and are only sample-disjoint (not subject-independent).
+LEVELS = {"subject": 2, "instance": 3}
 
 
 class FoldError(MerError):
@@ -39,25 +44,53 @@ def subject_keys(pairs: list[list[str]]) -> set[SubjectKey]:
     return {(str(dataset), str(subject)) for dataset, subject in pairs}
 
 
-def check_no_leakage(folds: dict[str, Any]) -> None:
-    """Raise LeakageError if any fold shares a (dataset, subject) between train and test.
+def level_of(folds: dict[str, Any]) -> str:
+    """The folds' level ("subject" unless stated); FoldError for an unknown one."""
+    level = folds.get("level", "subject")
+    if level not in LEVELS:
+        raise FoldError(f"unknown folds level {level!r}; expected one of {sorted(LEVELS)}")
+    return level
 
-    Also refuses duplicate fold names and empty test sets, which would make the split
-    ambiguous or silently drop a subject from evaluation.
+
+def member_keys(entries: list[list[str]], level: str) -> set[MemberKey]:
+    """A fold part's entries as tuples of strings, each checked to have the level's length."""
+    width = LEVELS[level]
+    keys = {tuple(str(part) for part in entry) for entry in entries}
+    wrong = sorted(key for key in keys if len(key) != width)
+    if wrong:
+        raise FoldError(f"{level}-level folds list entries of {width} parts, found {list(wrong[0])}")
+    return keys
+
+
+def _check_part(name: str, train: list[list[str]], test: list[list[str]], level: str) -> None:
+    test_keys = member_keys(test, level)
+    if not test_keys:
+        raise FoldError(f"fold {name!r} has an empty test set")
+    train_keys = member_keys(train, level)
+    shared = sorted(test_keys & train_keys)
+    if shared:
+        listed = ", ".join("/".join(key) for key in shared)
+        raise LeakageError(f"fold {name!r} has {level}s in both train and test: {listed}")
+
+
+def check_no_leakage(folds: dict[str, Any]) -> None:
+    """Raise LeakageError if any fold (or session of a fold) shares a unit between train and test.
+
+    The unit is the (dataset, subject) pair for subject-level folds and the (dataset,
+    subject, clip) sample for instance-level ones. Also refuses duplicate fold names and
+    empty test sets, which would make the split ambiguous or silently drop a subject from
+    evaluation.
     """
+    level = level_of(folds)
     seen: set[str] = set()
     for fold in folds["folds"]:
         name = fold["name"]
         if name in seen:
             raise FoldError(f"fold name {name!r} appears twice")
         seen.add(name)
-        test = subject_keys(fold["test"])
-        if not test:
-            raise FoldError(f"fold {name!r} has an empty test set")
-        shared = sorted(test & subject_keys(fold["train"]))
-        if shared:
-            listed = ", ".join(f"{dataset}/{subject}" for dataset, subject in shared)
-            raise LeakageError(f"fold {name!r} has subjects in both train and test: {listed}")
+        _check_part(name, fold["train"], fold["test"], level)
+        for session in fold.get("sessions", []):
+            _check_part(f"{name}/{session['dataset']}", session["train"], session["test"], level)
 
 
 def verify_hash(folds: dict[str, Any]) -> None:

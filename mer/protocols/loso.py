@@ -32,7 +32,7 @@ def loso_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         }
         for dataset, subject in pairs
     ]
-    return {"protocol": "loso", "hash": folds_hash(folds), "folds": folds}
+    return {"protocol": "loso", "level": "subject", "hash": folds_hash(folds), "folds": folds}
 
 
 def loso_folds(manifest: pd.DataFrame) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Reporting: benchmark tables with provenance, generated from stored metrics."""
+"""Reporting: benchmark and group tables (Markdown, CSV, LaTeX) and figures, generated from stored metrics."""
 
-from mer.report.build import build_report, headline
+from mer.report.build import build_report, headline, report_groups, report_outputs
+from mer.report.latex import latex_table
 from mer.report.provenance import build_provenance, experiment_params_hash, file_sha256, git_commit
-from mer.report.tables import benchmark_table, write_tables
+from mer.report.tables import benchmark_table, group_table, selection_label, write_tables
 
 __all__ = [
     "benchmark_table",
@@ -11,6 +12,11 @@ __all__ = [
     "experiment_params_hash",
     "file_sha256",
     "git_commit",
+    "group_table",
     "headline",
+    "latex_table",
+    "report_groups",
+    "report_outputs",
+    "selection_label",
     "write_tables",
 ]

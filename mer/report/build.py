@@ -1,4 +1,8 @@
-"""`mer report`: every experiment's metrics.json → benchmark tables and the DVC headline metrics."""
+"""`mer report`: every experiment's metrics.json → benchmark tables, group tables, figures, DVC metrics.
+
+Everything is regenerated from saved metrics (themselves pooled from saved predictions by
+`mer evaluate`); nothing is retrained.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,17 @@ from typing import Any
 from mer import paths
 from mer.atomic import write_json
 from mer.errors import InputDataError
-from mer.report.provenance import build_provenance, file_sha256, git_commit
-from mer.report.tables import METRIC_NAMES, benchmark_table, write_tables
+from mer.report.provenance import DEFAULT_GROUP, build_provenance, file_sha256, git_commit
+from mer.report.tables import METRIC_NAMES, benchmark_table, group_table, write_tables
+
+# Figures drawn per experiment (mer.report.figures.FIGURES; imported when drawing, so that
+# the workflow can list the outputs without importing matplotlib).
+FIGURE_NAMES = ("confusion", "per_subject")
 
 
-def _read_metrics(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, what: str, **where: str) -> dict[str, Any]:
     if not path.is_file():
-        raise InputDataError("metrics missing (run `mer evaluate` first)", path=str(path))
+        raise InputDataError(f"{what} missing", path=str(path), **where)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -34,22 +42,48 @@ def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | 
     return out
 
 
+def report_groups(params: dict[str, Any]) -> list[str]:
+    """The experiment groups of a params file, sorted (`group` defaults to "benchmark")."""
+    return sorted({experiment.get("group", DEFAULT_GROUP) for experiment in params["experiments"].values()})
+
+
+def report_outputs(params: dict[str, Any]) -> list[str]:
+    """Every file `build_report` writes besides benchmark.{md,csv} and the headline (for Snakemake)."""
+    groups = [paths.GROUP_TABLE.format(group=g, ext=ext) for g in report_groups(params) for ext in ("md", "csv", "tex")]
+    figures = [paths.FIGURE.format(experiment=e, figure=f) for e in sorted(params["experiments"]) for f in FIGURE_NAMES]
+    return [paths.TABLE_TEX, *groups, *figures]
+
+
 def build_report(params: dict[str, Any], params_file: str | os.PathLike[str]) -> str:
-    """Write results/tables/benchmark.{md,csv} and results/metrics.json; return the Markdown.
+    """Write the benchmark and group tables, the figures and results/metrics.json; return the Markdown.
 
     `params_file` is named in the table's provenance note.
     """
-    metrics = {name: _read_metrics(paths.fill(paths.METRICS, experiment=name)) for name in params["experiments"]}
+    from mer.report.figures import FIGURES
+
+    metrics = {
+        name: _read_json(paths.fill(paths.METRICS, experiment=name), "metrics (run `mer evaluate` first)")
+        for name in params["experiments"]
+    }
     used = sorted({d for experiment in params["experiments"].values() for d in experiment["datasets"]})
-    manifests = {}
+    hashes, meta = {}, {}
     for dataset in used:
         manifest = paths.fill(paths.MANIFEST, dataset=dataset)
         if not manifest.is_file():
             raise InputDataError("manifest missing", dataset=dataset, path=str(manifest))
-        manifests[dataset] = file_sha256(manifest)
-    markdown, frame = benchmark_table(metrics, build_provenance(params, manifests, git_commit()))
+        hashes[dataset] = file_sha256(manifest)
+        meta[dataset] = _read_json(paths.fill(paths.MANIFEST_META, dataset=dataset), "manifest.json", dataset=dataset)
+    provenance = build_provenance(params, hashes, git_commit(), meta)
+    markdown, frame, latex = benchmark_table(metrics, provenance)
     markdown += f"\nParams file: `{params_file}`.\n"
     table = Path(paths.TABLE_MD)
-    write_tables(table.parent, table.stem, markdown, frame)
+    write_tables(table.parent, table.stem, markdown, frame, latex)
+    for group in report_groups(params):
+        group_md, group_frame, group_tex = group_table(metrics, provenance, group)
+        target = Path(paths.GROUP_TABLE.format(group=group, ext="md"))
+        write_tables(target.parent, target.stem, group_md, group_frame, group_tex)
+    for name, result in metrics.items():
+        for figure, draw in FIGURES.items():
+            draw(result, name, paths.fill(paths.FIGURE, experiment=name, figure=figure))
     write_json(paths.SUMMARY, headline(metrics))
     return markdown

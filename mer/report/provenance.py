@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mer.config import SYNTHETIC_ROOT, params_hash
+from mer.protocols import protocol_name
+from mer.training.validation import selection_rule
 
 HASH_CHARS = 12
 # params.yaml sections every experiment's result depends on, besides its own entry and datasets.
@@ -60,16 +62,43 @@ def experiment_params_hash(params: dict[str, Any], name: str) -> str:
     return params_hash(section)
 
 
-def build_provenance(params: dict[str, Any], manifest_hashes: dict[str, str], commit: str) -> dict[str, Any]:
-    """The `provenance` argument of benchmark_table: commit plus, per experiment, what it ran on."""
+DEFAULT_GROUP = "benchmark"
+
+
+def annotation_label(meta: dict[str, Any]) -> str:
+    """`file@version` of a manifest sidecar's annotation (first 12 SHA-256 digits when unversioned)."""
+    version = meta.get("annotation_version") or str(meta.get("annotation_sha256", ""))[:HASH_CHARS] or "unknown"
+    return f"{meta.get('annotation_file', 'unknown')}@{version}"
+
+
+def build_provenance(
+    params: dict[str, Any],
+    manifest_hashes: dict[str, str],
+    commit: str,
+    manifest_meta: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The `provenance` argument of benchmark_table: commit plus, per experiment, what it ran on.
+
+    `manifest_meta` holds each dataset's manifest.json (label scheme, annotation file and
+    version); without it, the datasets' configured schemes are recorded and the annotation
+    as "unknown".
+    """
+    meta = manifest_meta or {}
     experiments = {}
     for name, experiment in sorted(params["experiments"].items()):
+        datasets = list(experiment["datasets"])
         experiments[name] = {
             "model": experiment["model"],
             "input": experiment["input"],
-            "datasets": list(experiment["datasets"]),
-            "protocol": experiment["protocol"],
+            "datasets": datasets,
+            "protocol": protocol_name(experiment["protocol"]),
+            "group": experiment.get("group", DEFAULT_GROUP),
+            "selection": selection_rule(experiment),
+            "scheme": " ".join(
+                f"{d}:{meta.get(d, {}).get('scheme', params['datasets'][d]['scheme'])}" for d in datasets
+            ),
+            "annotation": " ".join(f"{d}:{annotation_label(meta.get(d, {}))}" for d in datasets),
             "params_hash": experiment_params_hash(params, name),
-            "manifest_hash": " ".join(f"{d}:{manifest_hashes[d]}" for d in experiment["datasets"]),
+            "manifest_hash": " ".join(f"{d}:{manifest_hashes[d]}" for d in datasets),
         }
     return {"git_commit": commit, "experiments": experiments}

@@ -1,8 +1,9 @@
-"""Model inputs for one fold: classes from the manifest, the fold split, and flow tensors.
+"""Model inputs for one fold: classes from the manifest, the fold split, and input tensors.
 
-Flow is read from the per-subject HDF5 caches (`mer.flow.cache.load_flow`) once per job and
-kept in memory; no epoch decodes anything. Resizing and normalisation happen here, at load
-time, from each sample alone, so no statistic of the test subjects can reach training:
+Inputs (flow from the per-subject HDF5 caches, or difference images from the face crops;
+see `mer.training.inputs`) are read once per job and kept in memory; no epoch decodes
+anything. Resizing and normalisation happen here, at load time, from each sample alone, so
+no statistic of the test subjects can reach training:
 
 * resize to `input_size` with `area` interpolation when shrinking (an average over the
   covered pixels, i.e. anti-aliased) and antialiased bilinear when enlarging;
@@ -14,8 +15,6 @@ time, from each sample alone, so no statistic of the test subjects can reach tra
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,23 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from mer.errors import InputDataError
-from mer.flow.cache import load_flow
-from mer.protocols.folds import subject_keys
+from mer.protocols.folds import LEVELS, member_keys
+from mer.training.inputs import InputSources, input_kind
 
-FlowPaths = Callable[[str, str], Path]
-
-# params.yaml `experiments.<name>.input` → which cached flows are stacked along channels.
-INPUT_KINDS: dict[str, tuple[str, ...]] = {
-    "rise_flow": ("rise",),
-    "fall_flow": ("fall",),
-    "rise_fall_flow": ("rise", "fall"),
-}
-FLOW_CHANNELS = 3
-
-
-def input_channels(input_name: str) -> int:
-    """Channels of an input kind: (u, v, strain) per stacked flow."""
-    return FLOW_CHANNELS * len(INPUT_KINDS[input_name])
+KEY_COLUMNS = ["dataset", "subject", "clip"]
 
 
 def class_names(manifest: pd.DataFrame) -> list[str]:
@@ -59,13 +45,21 @@ def class_names(manifest: pd.DataFrame) -> list[str]:
     return [str(by_index[i][0]) for i in indices]
 
 
-def split_fold(manifest: pd.DataFrame, fold: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Manifest rows of the fold's training and test subjects, sorted by sample key."""
-    keys = list(zip(manifest["dataset"].astype(str), manifest["subject"].astype(str), strict=True))
-    train_keys, test_keys = subject_keys(fold["train"]), subject_keys(fold["test"])
+def row_keys(rows: pd.DataFrame, level: str) -> list[tuple[str, ...]]:
+    """Each row's unit at `level`: (dataset, subject) or (dataset, subject, clip), as strings."""
+    columns = KEY_COLUMNS[: LEVELS[level]]
+    return list(zip(*(rows[c].astype(str) for c in columns), strict=True))
+
+
+def split_fold(
+    manifest: pd.DataFrame, fold: dict[str, Any], level: str = "subject"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Manifest rows of the fold's training and test units (subjects or samples), sorted by key."""
+    keys = row_keys(manifest, level)
+    train_keys, test_keys = member_keys(fold["train"], level), member_keys(fold["test"], level)
     in_train = np.array([key in train_keys for key in keys], dtype=bool)
     in_test = np.array([key in test_keys for key in keys], dtype=bool)
-    order = ["dataset", "subject", "clip"]
+    order = KEY_COLUMNS
     train = manifest[in_train].astype({c: str for c in order}).sort_values(order, kind="stable")
     test = manifest[in_test].astype({c: str for c in order}).sort_values(order, kind="stable")
     for part, rows in (("train", train), ("test", test)):
@@ -89,18 +83,6 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-def read_sample(path: Path, clip: str, kinds: tuple[str, ...], dataset: str, subject: str) -> np.ndarray:
-    """One clip's cached flows concatenated along channels: float32 (3·k, S, S), checked finite."""
-    parts = [load_flow(path, clip, kind) for kind in kinds]
-    for kind, array in zip(kinds, parts, strict=True):
-        where = {"dataset": dataset, "subject": subject, "clip": clip, "path": str(path)}
-        if array.ndim != 3 or array.shape[0] != FLOW_CHANNELS or array.shape[1] != array.shape[2]:
-            raise InputDataError(f"{kind!r} flow has shape {array.shape}, expected (3, S, S)", **where)
-        if not np.isfinite(array).all():
-            raise InputDataError(f"{kind!r} flow holds NaN or infinite values", **where)
-    return np.concatenate(parts, axis=0)
-
-
 def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
     """Resize one (C, S, S) flow to (C, size, size) and scale each channel by its max |value|."""
     tensor = torch.from_numpy(flow).unsqueeze(0)
@@ -113,11 +95,7 @@ def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
     return torch.where(scale > 0, tensor / scale.clamp_min(torch.finfo(tensor.dtype).tiny), tensor)
 
 
-def load_inputs(rows: pd.DataFrame, input_name: str, size: int, flow_paths: FlowPaths) -> torch.Tensor:
+def load_inputs(rows: pd.DataFrame, input_name: str, size: int, sources: InputSources) -> torch.Tensor:
     """(N, C, size, size) float32 model inputs for `rows`, in row order."""
-    kinds = INPUT_KINDS[input_name]
-    tensors = [
-        to_model_input(read_sample(Path(flow_paths(dataset, subject)), clip, kinds, dataset, subject), size)
-        for dataset, subject, clip in zip(rows["dataset"], rows["subject"], rows["clip"], strict=True)
-    ]
-    return torch.stack(tensors)
+    arrays = input_kind(input_name).read(rows.reset_index(drop=True), sources)
+    return torch.stack([to_model_input(array, size) for array in arrays])

@@ -1,13 +1,17 @@
 """train_fold: one (experiment, seed, fold) job with a fixed epoch budget and no test-set selection.
 
 The order of a job is the honesty argument: the leakage guard runs, the training rows are
-loaded (and fingerprinted, so a checkpoint from other data is never resumed), the model trains for exactly `epochs` epochs (resuming from a checkpoint if one
-matches), and only then are the test rows loaded, once, to predict with the last-epoch
-model. Nothing computed from the test subjects can influence a weight or a choice.
+loaded (and fingerprinted, so a checkpoint from other data is never resumed), the model
+trains for exactly `epochs` epochs (resuming from a checkpoint if one matches), and only
+then are the test rows loaded, once, to predict with the last-epoch model — or, with
+`inner_validation`, the best epoch on validation subjects carved from the training subjects
+(mer.training.validation). Nothing computed from the test fold can influence a weight or a
+choice.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -18,20 +22,22 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mer.atomic import write_json
-from mer.models import create_model
-from mer.protocols.folds import LeakageError, check_no_leakage, fold_by_name, subject_keys, verify_hash
+from mer.metrics import uf1
+from mer.models import create_model, load_local_weights
+from mer.protocols.folds import LeakageError, check_no_leakage, fold_by_name, level_of, verify_hash
 from mer.training import checkpoint
 from mer.training.data import (
-    FlowPaths,
     class_names,
-    input_channels,
     load_inputs,
+    row_keys,
     sample_keys_digest,
     split_fold,
     tensor_digest,
 )
+from mer.training.inputs import InputSources
 from mer.training.outputs import predictions_frame, write_predictions
 from mer.training.runtime import resolve_device, resolve_threads, seeded_runtime, shuffle_generator
+from mer.training.validation import carve, selection_rule
 
 CHECKPOINT = "checkpoint.pt"
 PREDICTIONS = "predictions.csv"
@@ -46,7 +52,7 @@ def train_fold(
     folds: dict[str, Any],
     fold_name: str,
     experiment: dict[str, Any],
-    flow_paths: FlowPaths,
+    sources: InputSources,
     seed: int,
     out_dir: Path,
     *,
@@ -56,7 +62,7 @@ def train_fold(
 ) -> None:
     """Train `fold_name` of `folds` under `experiment`; write predictions.csv, log.json, checkpoint.pt.
 
-    `flow_paths(dataset, subject)` gives the subject's flow HDF5 file. `threads` defaults to
+    `sources` says where flow caches, face crops and keyframe tables are. `threads` defaults to
     $MER_THREADS or 1; `device` to $MER_DEVICE, else CUDA when available, else the CPU.
     A checkpoint is saved every `checkpoint_every` epochs and after the last one.
     """
@@ -67,15 +73,19 @@ def train_fold(
     verify_hash(folds)
     check_no_leakage(folds)
     fold = fold_by_name(folds, fold_name)
-    train_rows, test_rows = split_fold(manifest, fold)
-    _assert_disjoint(train_rows, test_rows, fold_name)
+    level = level_of(folds)
+    train_rows, test_rows = split_fold(manifest, fold, level)
+    _assert_disjoint(train_rows, test_rows, fold_name, level)
     classes = class_names(manifest)
     threads = resolve_threads(threads)
     dev = resolve_device(device)
+    inner = experiment.get("inner_validation")
+    fit_rows, val_rows = carve(train_rows, inner, fold_name) if inner else (train_rows, train_rows.iloc[:0])
 
     load_started = time.perf_counter()
-    x_train = load_inputs(train_rows, experiment["input"], experiment["input_size"], flow_paths)
-    y_train = torch.tensor(train_rows["label_index"].astype(int).to_numpy(), dtype=torch.long)
+    x_train = _load(fit_rows, experiment, sources)
+    y_train = _labels(fit_rows)
+    x_val = _load(val_rows, experiment, sources) if inner else None
     load_seconds = time.perf_counter() - load_started
     fingerprint = {
         "experiment": {k: v for k, v in sorted(experiment.items()) if k not in BUDGET_KEYS},
@@ -84,7 +94,7 @@ def train_fold(
         "seed": seed,
         "classes": classes,
         "train_samples": sample_keys_digest(train_rows),
-        "train_data": tensor_digest(x_train, y_train),
+        "train_data": tensor_digest(x_train, y_train, *([x_val, _labels(val_rows)] if inner else [])),
         "device": dev.type,
     }
 
@@ -92,13 +102,18 @@ def train_fold(
         model = create_model(
             experiment["model"],
             num_classes=len(classes),
-            in_chans=input_channels(experiment["input"]),
+            in_chans=x_train.shape[1],
             input_size=experiment["input_size"],
-        ).to(dev)
+            **experiment.get("model_kwargs", {}),
+        )
+        weights = load_local_weights(model, experiment["pretrained"]) if experiment.get("pretrained") else None
+        fingerprint["pretrained_sha256"] = weights["sha256"] if weights else None
+        model = model.to(dev)
         optimizer = torch.optim.Adam(model.parameters(), lr=experiment["lr"], weight_decay=experiment["weight_decay"])
         generator = shuffle_generator(seed)
         state, resume_note = checkpoint.load_resumable(out_dir / CHECKPOINT, fingerprint, experiment["epochs"])
         history = _restore(state, model, optimizer, generator, dev) if state is not None else []
+        best = state.get("best") if state is not None else None
         resumed_epochs = len(history)
 
         loader = DataLoader(
@@ -112,12 +127,19 @@ def train_fold(
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
             loss = _train_epoch(model, loader, optimizer, loss_fn, dev)
-            history.append({"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started})
+            entry = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started}
+            if inner:
+                entry["val_uf1"] = _val_uf1(model, x_val, val_rows, len(classes), dev)
+                if best is None or entry["val_uf1"] > best["val_uf1"]:
+                    best = {"epoch": epoch, "val_uf1": entry["val_uf1"], "model": copy.deepcopy(model.state_dict())}
+            history.append(entry)
             if epoch % checkpoint_every == 0 or epoch == experiment["epochs"]:
                 state = _state(fingerprint, epoch, model, optimizer, generator, history, dev)
-                checkpoint.save(out_dir / CHECKPOINT, state)
+                checkpoint.save(out_dir / CHECKPOINT, {**state, "best": best})
 
-        x_test = load_inputs(test_rows, experiment["input"], experiment["input_size"], flow_paths)
+        if best is not None:
+            model.load_state_dict(best["model"])
+        x_test = _load(test_rows, experiment, sources)
         logits = _predict(model, x_test, dev)
 
     write_predictions(out_dir / PREDICTIONS, predictions_frame(test_rows, logits))
@@ -129,11 +151,16 @@ def train_fold(
             "folds_hash": folds["hash"],
             "seed": seed,
             "classes": classes,
-            "n_train": len(train_rows),
+            "level": level,
+            "n_train": len(fit_rows),
+            "n_validation": len(val_rows),
             "n_test": len(test_rows),
-            "train_subjects": [list(key) for key in sorted(subject_keys(fold["train"]))],
-            "test_subjects": [list(key) for key in sorted(subject_keys(fold["test"]))],
-            "selection": "last epoch (fixed budget; test fold read once, after training)",
+            "train_subjects": _subjects(fit_rows),
+            "validation_subjects": _subjects(val_rows),
+            "test_subjects": _subjects(test_rows),
+            "selection": selection_rule(experiment),
+            "selected_epoch": best["epoch"] if best is not None else experiment["epochs"],
+            "pretrained": weights,
             "checkpoint": resume_note,
             "resumed_epochs": resumed_epochs,
             "epochs": history,
@@ -146,13 +173,30 @@ def train_fold(
     )
 
 
-def _assert_disjoint(train_rows: pd.DataFrame, test_rows: pd.DataFrame, fold_name: str) -> None:
-    """Second line of defence: no (dataset, subject) of the test rows among the training rows."""
-    shared = set(zip(train_rows["dataset"], train_rows["subject"], strict=True)) & set(
-        zip(test_rows["dataset"], test_rows["subject"], strict=True)
-    )
+def _load(rows: pd.DataFrame, experiment: dict[str, Any], sources: InputSources) -> torch.Tensor:
+    return load_inputs(rows, experiment["input"], experiment["input_size"], sources)
+
+
+def _labels(rows: pd.DataFrame) -> torch.Tensor:
+    return torch.tensor(rows["label_index"].astype(int).to_numpy(), dtype=torch.long)
+
+
+def _subjects(rows: pd.DataFrame) -> list[list[str]]:
+    return [list(key) for key in sorted(set(row_keys(rows, "subject")))]
+
+
+def _assert_disjoint(train_rows: pd.DataFrame, test_rows: pd.DataFrame, fold_name: str, level: str) -> None:
+    """Second line of defence: no unit (subject, or sample for instance-level folds) on both sides."""
+    shared = set(row_keys(train_rows, level)) & set(row_keys(test_rows, level))
     if shared:
-        raise LeakageError(f"fold {fold_name!r}: manifest rows of {sorted(shared)} on both sides")
+        raise LeakageError(f"fold {fold_name!r}: manifest rows of {sorted(shared)[:5]} on both sides")
+
+
+@torch.no_grad()
+def _val_uf1(model: nn.Module, inputs: torch.Tensor, rows: pd.DataFrame, n_classes: int, dev: torch.device) -> float:
+    """Pooled UF1 of the model on the inner-validation rows."""
+    predicted = _predict(model, inputs, dev).argmax(dim=1).tolist()
+    return uf1(rows["label_index"].astype(int).tolist(), predicted, list(range(n_classes)))
 
 
 def _restore(
