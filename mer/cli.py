@@ -75,30 +75,78 @@ def synth(
     dataset: DatasetOpt = "casme2",
     params_file: ParamsOpt = DEFAULT_PARAMS,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output root (default: the dataset's root).")] = None,
+    size: Annotated[
+        str | None, typer.Option("--size", help="Layout twin: `full` (published counts) or `small`; default: params.")
+    ] = None,
 ) -> None:
     """Generate a synthetic corpus in the real corpus's on-disk layout, with exact ground truth."""
     from mer import synth as synth_mod
 
-    params = config.load(params_file)
+    params = config.load(params_file, {"synth": {"size": size}} if size else None)
     target = out_dir or _dataset(params, dataset).root
     synth_mod.generate(dataset, params, target)
     out.print(f"synthetic {dataset} written to {target}")
 
 
-@app.command()
-@reports_errors
-def validate(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
-    """Pre-flight check of a corpus: every problem listed at once; non-zero exit if any."""
+RootOpt = Annotated[
+    Path | None, typer.Option("--root", help="Corpus folder (overrides params; the dataset need not be in params).")
+]
+AnnotationOpt = Annotated[Path | None, typer.Option("--annotation", help="Annotation file (relative: under root).")]
+SchemeOpt = Annotated[str | None, typer.Option("--scheme", help="Label scheme (default: params, else the first).")]
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option("--allow", help="Problem category that only drops its samples (repeatable; see docs/datasets.md)."),
+]
+
+
+def _corpus(
+    params: dict[str, Any], dataset: str, root: Path | None, annotation: Path | None, scheme: str | None
+) -> tuple[config.DatasetSpec, dict[str, Any]]:
+    """The corpus to read: params' entry, with --root/--annotation/--scheme taking precedence."""
     from mer import datasets
 
-    spec = _dataset(config.load(params_file), dataset)
-    problems = datasets.validate(spec)
-    for problem in problems:
+    entry = params["datasets"].get(dataset, {})
+    if root is None:
+        spec = _dataset(params, dataset)
+        annotation = annotation or spec.annotation
+        root = spec.root
+    chosen = scheme or entry.get("scheme") or datasets.get(dataset).schemes[0]
+    found = annotation if annotation is not None else (Path(entry["annotation"]) if entry.get("annotation") else None)
+    return config.DatasetSpec(dataset, root, found, chosen, entry.get("root") == config.SYNTHETIC_ROOT), entry
+
+
+@app.command()
+@reports_errors
+def validate(
+    dataset: DatasetOpt = "casme2",
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    root: RootOpt = None,
+    annotation: AnnotationOpt = None,
+    scheme: SchemeOpt = None,
+    allow: AllowOpt = None,
+) -> None:
+    """Pre-flight check of a corpus: every problem listed at once; non-zero exit if any."""
+    from mer.datasets.validation import inspect_corpus
+
+    spec, entry = _corpus(config.load(params_file), dataset, root, annotation, scheme)
+    result = inspect_corpus(spec, [*entry.get("ignore", []), *(allow or [])])
+    report = result.overrides.as_dict() if result.overrides else {"applied": [], "not_applicable": []}
+    for item in report["applied"]:
+        out.print(f"override applied: {item['key']} {item.get('set', 'excluded')} ({item['reason']})",
+                  markup=False, soft_wrap=True)  # fmt: skip
+    for item in report["not_applicable"]:
+        out.print(f"override not applicable: {item['key']}: {item['why']}", markup=False, soft_wrap=True)
+    for problem in result.ignored:
+        out.print(f"allowed (sample dropped): {problem}", markup=False, highlight=False, soft_wrap=True)
+    for problem in result.problems:
         out.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-    if problems:
-        err.print(f"[bold red]{len(problems)} problem(s)[/] in {dataset} at {spec.root}")
+    if result.problems:
+        err.print(f"[bold red]{len(result.problems)} problem(s)[/] in {dataset} at {spec.root}")
         raise typer.Exit(1)
-    out.print(f"{dataset} at {spec.root}: no problems found", markup=False)
+    name = result.annotation.path.name
+    status = f"{result.annotation.status} version {result.annotation.version}"
+    summary = f"{dataset} at {spec.root}: no problems found ({len(result.samples)} samples; {name}: {status})"
+    out.print(summary, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -107,15 +155,32 @@ def manifest(
     dataset: DatasetOpt = "casme2",
     params_file: ParamsOpt = DEFAULT_PARAMS,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Manifest CSV path.")] = None,
+    root: RootOpt = None,
+    annotation: AnnotationOpt = None,
+    scheme: SchemeOpt = None,
+    allow: AllowOpt = None,
+    composite: Annotated[
+        str | None, typer.Option("--composite", help="Composite scheme over params' datasets, e.g. megc2019_cde.")
+    ] = None,
 ) -> None:
     """Freeze the sample manifest of a corpus under its label scheme (validated first)."""
     from mer import datasets
+    from mer.datasets.composite import build_composite
 
-    spec = _dataset(config.load(params_file), dataset)
-    frame, meta = datasets.build_manifest(spec)
-    target = out_csv or paths.fill(paths.MANIFEST, dataset=dataset)
+    params = config.load(params_file)
+    if composite is not None:
+        specs = {name: _dataset(params, name) for name in params["datasets"]}
+        frame, meta = build_composite(composite, specs, allow or [])
+        target = out_csv or paths.fill(paths.MANIFEST, dataset=composite)
+    else:
+        spec, entry = _corpus(params, dataset, root, annotation, scheme)
+        ignore = [*entry.get("ignore", []), *(allow or [])]
+        frame, meta = datasets.build_manifest(spec, ignore, entry.get("apex_substitute", "midpoint"))
+        target = out_csv or paths.fill(paths.MANIFEST, dataset=dataset)
     datasets.write_manifest(frame, meta, target)
-    out.print(f"{len(frame)} samples → {target}")
+    applied = sum(len(part["overrides"]["applied"]) for part in meta.get("parts", {"": meta}).values())
+    sidecar = target.with_suffix(".json")
+    out.print(f"{len(frame)} samples → {target} ({applied} override(s) applied; see {sidecar})", soft_wrap=True)
 
 
 @app.command()
@@ -142,7 +207,7 @@ def crop(
 @app.command()
 @reports_errors
 def keyframes(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
-    """Reselect onset/apex/offset (GAMDSS Algorithm 1) for every sample and cache the table."""
+    """Annotated, GAMDSS-reselected and spotted keyframes of every sample, cached as one table."""
     from mer import atomic, datasets
     from mer.preprocess.keyframes import keyframes_table
 
@@ -150,8 +215,22 @@ def keyframes(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_P
     _dataset(params, dataset)
     rows = datasets.read_manifest(paths.fill(paths.MANIFEST, dataset=dataset))
     faces_dir = paths.fill(paths.FACES_DIR, dataset=dataset)
-    table = keyframes_table(rows, faces_dir, params["keyframes"])
+    table = keyframes_table(rows, faces_dir, params["keyframes"], params["flow"])
     atomic.write_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), table)
+
+
+@app.command()
+@reports_errors
+def qc(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Preprocessing QC report (Markdown + PNG): crops, detection fallbacks, keyframe moves, motion curves."""
+    import pandas as pd
+
+    from mer.qc import build_qc
+
+    _dataset(config.load(params_file), dataset)
+    table = pd.read_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), dtype={"subject": str, "clip": str})
+    build_qc(dataset, table, paths.fill(paths.FACES_DIR, dataset=dataset), paths.fill(paths.QC_DIR, dataset=dataset))
+    out.print(f"QC report → {paths.fill(paths.QC_REPORT, dataset=dataset)}", markup=False)
 
 
 @app.command()
@@ -209,16 +288,21 @@ def train(
 ) -> None:
     """Train one fold with a fixed epoch budget, then predict its test subjects once."""
     from mer import protocols
-    from mer.training import train_fold
+    from mer.training import InputSources, train_fold
 
     params = config.load(params_file)
     exp = _experiment(params, experiment)
+    sources = InputSources(
+        flow=lambda dataset, subject: paths.fill(paths.FLOW, dataset=dataset, subject=subject),
+        faces=lambda dataset, subject: paths.fill(paths.FACES, dataset=dataset, subject=subject),
+        keyframes=lambda dataset: paths.fill(paths.KEYFRAMES, dataset=dataset),
+    )
     train_fold(
         _experiment_manifest(params, exp),
         protocols.read_folds(paths.fill(paths.FOLDS, experiment=experiment)),
         fold,
         exp,
-        lambda dataset, subject: paths.fill(paths.FLOW, dataset=dataset, subject=subject),
+        sources,
         seed,
         paths.fill(paths.FOLD_DIR, experiment=experiment, seed=seed, fold=fold),
         threads=threads,
@@ -262,6 +346,56 @@ def pipeline(
     from mer.workflow import run_stage
 
     raise typer.Exit(run_stage(stage, str(params_file)))
+
+
+@bench_app.command("flow")
+@reports_errors
+def bench_flow(
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for flow.json and flow.md.")] = Path("results/bench"),
+    pairs: Annotated[int, typer.Option("--pairs", help="Pairs per image size.")] = 4,
+    fixed_k: Annotated[int, typer.Option("--fixed-k", help="Iterations per warp in fixed-iteration mode.")] = 50,
+    device: Annotated[str, typer.Option("--device", help="Torch engine device: auto, cpu or cuda.")] = "auto",
+    bandwidth_gbs: Annotated[
+        float | None, typer.Option("--bandwidth-gbs", help="Memory bandwidth for the roofline fraction (GB/s).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the analytic test pairs.")] = 0,
+) -> None:
+    """Torch TV-L1 vs OpenCV (one process and a pool): pairs/s, px·iter/s, parity and ground-truth EPE."""
+    from mer import atomic
+    from mer.flow.bench import markdown, run
+
+    result = run(config.load(params_file)["flow"], pairs, fixed_k, device, bandwidth_gbs, seed)
+    atomic.write_json(out_dir / "flow.json", result)
+    table = markdown(result)
+    atomic.write_text(out_dir / "flow.md", table)
+    out.print(table, markup=False, highlight=False)
+
+
+@bench_app.command("keyframes")
+@reports_errors
+def bench_keyframes(
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for keyframes.json and keyframes.md.")] = Path(
+        "results/bench"
+    ),
+    work: Annotated[Path, typer.Option("--work", help="Scratch folder for the corpus and crops.")] = Path(
+        "results/bench/keyframes-work"
+    ),
+    repeats: Annotated[int, typer.Option("--repeats", help="Annotation draws per clip and noise level.")] = 20,
+    subjects: Annotated[int, typer.Option("--subjects", help="Synthetic subjects.")] = 4,
+    clips: Annotated[int, typer.Option("--clips", help="Clips per subject.")] = 6,
+) -> None:
+    """Apex error of annotated vs reselected vs spotted keyframes over annotation noise × λ (ground truth)."""
+    from mer import atomic
+    from mer.bench.keyframes import Grid, markdown, run
+
+    grid = Grid(repeats=repeats, subjects=subjects, clips_per_subject=clips)
+    result = run(config.load(params_file), grid, work)
+    atomic.write_json(out_dir / "keyframes.json", result)
+    table = markdown(result)
+    atomic.write_text(out_dir / "keyframes.md", table)
+    out.print(table, markup=False, highlight=False)
 
 
 @app.command()

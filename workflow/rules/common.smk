@@ -40,6 +40,10 @@ def keyframe_tables():
     return [paths.KEYFRAMES.format(dataset=d) for d in PLAN.datasets]
 
 
+def qc_reports():
+    return [paths.QC_REPORT.format(dataset=d) for d in PLAN.datasets]
+
+
 def all_flows():
     return flows_of(PLAN.datasets)
 

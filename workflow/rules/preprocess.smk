@@ -40,3 +40,20 @@ rule keyframes:
 rule preprocess_all:
     input:
         keyframe_tables(),
+
+
+rule qc:
+    input:
+        keyframes=paths.KEYFRAMES,
+        faces=lambda wc: faces_of(wc.dataset),
+    output:
+        report(paths.QC_REPORT, caption="../report/qc.rst", category="Preprocessing QC"),
+        [report(f"{paths.QC_DIR}/{name}", caption="../report/qc.rst", category="Preprocessing QC") for name in paths.QC_FIGURES],
+    params:
+        file=PARAMS_FILE,
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/qc/{dataset}.log",
+    shell:
+        "python -m mer qc -d {wildcards.dataset} -p {params.file} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# Benchmark tables with provenance, regenerated from saved predictions and metrics.
+# Benchmark and group tables (Markdown, CSV, LaTeX) and figures, regenerated from saved metrics.
+from mer.report import report_outputs
 
 
 rule report:
@@ -8,10 +9,14 @@ rule report:
         report(paths.TABLE_MD, caption="../report/benchmark.rst", category="Benchmark"),
         report(paths.TABLE_CSV, caption="../report/benchmark.rst", category="Benchmark"),
         paths.SUMMARY,
+        report_outputs(config),
     params:
         file=PARAMS_FILE,
     conda:
         "../envs/mer.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         "logs/report/benchmark.log",
     shell:

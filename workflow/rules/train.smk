@@ -1,5 +1,7 @@
 # Folds, one training job per (experiment, seed, fold), pooled evaluation.
 
+from mer.training.jobs import input_files, job_resources
+
 
 rule folds:
     input:
@@ -21,7 +23,7 @@ rule train:
     input:
         folds=paths.FOLDS,
         manifests=lambda wc: manifests_of(PLAN.experiments[wc.experiment]["datasets"]),
-        flows=lambda wc: flows_of(PLAN.experiments[wc.experiment]["datasets"]),
+        data=lambda wc: input_files(PLAN.experiments[wc.experiment], PLAN.subjects),
     output:
         paths.PREDICTIONS,
     params:
@@ -29,7 +31,9 @@ rule train:
         experiment=lambda wc: PLAN.experiments[wc.experiment],
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: job_resources(PLAN.experiments[wc.experiment])["mem_mb"],
+        runtime=lambda wc: job_resources(PLAN.experiments[wc.experiment])["runtime"],
+        gpu=lambda wc: job_resources(PLAN.experiments[wc.experiment])["gpu"],
     conda:
         "../envs/mer.yaml"
     log:
