@@ -63,6 +63,13 @@ def _dataset(params: dict[str, Any], name: str) -> config.DatasetSpec:
     return config.dataset_spec(params, name)
 
 
+def _keyframes(dataset: str) -> Any:
+    """The dataset's cached keyframes table, with subject and clip kept as text."""
+    import pandas as pd
+
+    return pd.read_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), dtype={"subject": str, "clip": str})
+
+
 def _experiment(params: dict[str, Any], name: str) -> dict[str, Any]:
     if name not in params["experiments"]:
         raise config.ConfigError(f"experiment {name!r} is not in params.yaml (have {sorted(params['experiments'])})")
@@ -223,12 +230,10 @@ def keyframes(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_P
 @reports_errors
 def qc(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Preprocessing QC report (Markdown + PNG): crops, detection fallbacks, keyframe moves, motion curves."""
-    import pandas as pd
-
     from mer.qc import build_qc
 
     _dataset(config.load(params_file), dataset)
-    table = pd.read_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), dtype={"subject": str, "clip": str})
+    table = _keyframes(dataset)
     build_qc(dataset, table, paths.fill(paths.FACES_DIR, dataset=dataset), paths.fill(paths.QC_DIR, dataset=dataset))
     out.print(f"QC report → {paths.fill(paths.QC_REPORT, dataset=dataset)}", markup=False)
 
@@ -241,13 +246,11 @@ def flow(
     params_file: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """TV-L1 rise/fall flow plus optical strain for one subject, cached in HDF5."""
-    import pandas as pd
-
     from mer.flow.cache import flow_subject
 
     params = config.load(params_file)
     _dataset(params, dataset)
-    table = pd.read_csv(paths.fill(paths.KEYFRAMES, dataset=dataset), dtype={"subject": str, "clip": str})
+    table = _keyframes(dataset)
     flow_subject(
         paths.fill(paths.FACES, dataset=dataset, subject=subject),
         table[table["subject"] == subject],
