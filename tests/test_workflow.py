@@ -102,3 +102,9 @@ def test_dvc_exp_run_reruns_only_what_a_param_touches(project: Path) -> None:
     out = _run([str(BIN / "dvc"), "exp", "run", "-S", "experiments.casme2_loso_ststnet.epochs=2"], project).stdout
     assert "Running stage 'train'" in out and "Running stage 'report'" in out
     assert "Running stage 'preprocess'" not in out and "Running stage 'flow'" not in out
+
+
+def test_slurm_profile_dry_run_submits_nothing(project: Path) -> None:
+    # A dry run with the SLURM executor plans the jobs without calling any Slurm command.
+    proc = _run([str(BIN / "snakemake"), "-n", "--forceall", "--workflow-profile", "profiles/slurm"], project)
+    assert "train" in proc.stdout and "Nothing to be done" not in proc.stdout

@@ -9,7 +9,10 @@ rule report:
         report(paths.TABLE_MD, caption="../report/benchmark.rst", category="Benchmark"),
         report(paths.TABLE_CSV, caption="../report/benchmark.rst", category="Benchmark"),
         paths.SUMMARY,
-        report_outputs(config),
+        [
+            report(f, caption="../report/figures.rst", category="Figures") if f.endswith(".png") else f
+            for f in report_outputs(config)
+        ],
     params:
         file=PARAMS_FILE,
     conda:
