@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import h5py
@@ -50,8 +49,3 @@ def read_attrs(obj: h5py.HLObject) -> dict[str, Any]:
             value = value.item()
         out[key] = value
     return out
-
-
-def exists(path: str | os.PathLike[str]) -> bool:
-    """True when `path` is a readable HDF5 file."""
-    return Path(path).is_file() and h5py.is_hdf5(path)
