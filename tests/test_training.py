@@ -15,6 +15,7 @@ from mer.errors import InputDataError
 from mer.protocols import FoldError, LeakageError, folds_hash, loso_folds
 from mer.training import InputSources, train_fold
 from mer.training import loop as loop_module
+from mer.training import methods as methods_module
 from mer.training.data import class_names, load_inputs, split_fold, to_model_input
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -164,7 +165,7 @@ def test_checkpoint_from_other_training_data_is_not_resumed(corpus) -> None:
 def test_test_fold_never_enters_training(corpus, monkeypatch) -> None:
     root, manifest, folds = corpus
     events: list[tuple[str, object]] = []
-    real_create, real_load = loop_module.create_model, loop_module.load_inputs
+    real_create, real_load = methods_module.create_model, methods_module.load_inputs
 
     def spy_create(*args, **kwargs):
         model = real_create(*args, **kwargs)
@@ -175,8 +176,8 @@ def test_test_fold_never_enters_training(corpus, monkeypatch) -> None:
         events.append(("load", set(rows["subject"])))
         return real_load(rows, *args)
 
-    monkeypatch.setattr(loop_module, "create_model", spy_create)
-    monkeypatch.setattr(loop_module, "load_inputs", spy_load)
+    monkeypatch.setattr(methods_module, "create_model", spy_create)
+    monkeypatch.setattr(methods_module, "load_inputs", spy_load)
     run(root, manifest, folds, "spy", fold="toy-sub02")
 
     loads = [(i, subjects) for i, (kind, subjects) in enumerate(events) if kind == "load"]

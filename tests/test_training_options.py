@@ -18,6 +18,7 @@ from mer.models.pretrained import file_sha256, save_weights
 from mer.protocols import loso_folds, make_folds
 from mer.training import InputSources, train_fold
 from mer.training import loop as loop_module
+from mer.training import methods as methods_module
 from mer.training.data import load_inputs
 from mer.training.jobs import input_files, job_resources
 from mer.training.validation import carve
@@ -67,13 +68,13 @@ def test_inner_validation_carves_whole_training_subjects_only(corpus) -> None:
 def test_inner_validation_selects_an_epoch_without_reading_the_test_fold(corpus, monkeypatch) -> None:
     root, manifest, folds = corpus
     loaded: list[set[str]] = []
-    real_load = loop_module.load_inputs
+    real_load = methods_module.load_inputs
 
     def spy(rows, *args):
         loaded.append(set(rows["subject"]))
         return real_load(rows, *args)
 
-    monkeypatch.setattr(loop_module, "load_inputs", spy)
+    monkeypatch.setattr(methods_module, "load_inputs", spy)
     out = run(root, manifest, folds, "inner", inner_validation={"fraction": 0.34, "seed": 1}, epochs=12)
     log = json.loads((out / "log.json").read_text())
     assert loaded[-1] == {"sub01"} and all("sub01" not in subjects for subjects in loaded[:-1])

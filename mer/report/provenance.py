@@ -10,6 +10,7 @@ from typing import Any
 
 from mer.config import SYNTHETIC_ROOT, params_hash
 from mer.protocols import protocol_name
+from mer.training.inputs import input_names
 from mer.training.validation import selection_rule
 
 HASH_CHARS = 12
@@ -65,6 +66,12 @@ def experiment_params_hash(params: dict[str, Any], name: str) -> str:
 DEFAULT_GROUP = "benchmark"
 
 
+def model_label(experiment: dict[str, Any]) -> str:
+    """The model column: the model name, prefixed by the method when it is not plain supervised."""
+    method = experiment.get("method", "supervised")
+    return experiment["model"] if method == "supervised" else f"{method}:{experiment['model']}"
+
+
 def annotation_label(meta: dict[str, Any]) -> str:
     """`file@version` of a manifest sidecar's annotation (first 12 SHA-256 digits when unversioned)."""
     version = meta.get("annotation_version") or str(meta.get("annotation_sha256", ""))[:HASH_CHARS] or "unknown"
@@ -88,8 +95,8 @@ def build_provenance(
     for name, experiment in sorted(params["experiments"].items()):
         datasets = list(experiment["datasets"])
         experiments[name] = {
-            "model": experiment["model"],
-            "input": experiment["input"],
+            "model": model_label(experiment),
+            "input": "+".join(input_names(experiment)),
             "datasets": datasets,
             "protocol": protocol_name(experiment["protocol"]),
             "group": experiment.get("group", DEFAULT_GROUP),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -151,6 +152,12 @@ INPUTS: dict[str, InputKind] = {
     "fall_diff": _diff_kind(((APEX, OFFSET),)),
     "rise_fall_diff": _diff_kind(((APEX, ONSET), (APEX, OFFSET))),
 }
+
+
+def input_names(experiment: dict[str, Any]) -> list[str]:
+    """The experiment's input kinds: `input` is one name or a list of names (methods with several inputs)."""
+    names = experiment["input"]
+    return [names] if isinstance(names, str) else list(names)
 
 
 def input_kind(name: str) -> InputKind:

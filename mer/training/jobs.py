@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mer import paths
-from mer.training.inputs import input_kind
+from mer.training.inputs import input_kind, input_names
 
 # experiments.<name>.resources defaults: a shallow network on one CPU thread; gpu 0 so a
 # CPU-only job never waits for a `--resources gpu=N` slot.
@@ -14,12 +14,22 @@ DEFAULT_RESOURCES = {"mem_mb": 2000, "runtime": 30, "gpu": 0}
 
 
 def input_files(experiment: dict[str, Any], subjects: Mapping[str, list[str]]) -> list[str]:
-    """Flow caches, or face crops plus keyframes.csv for difference-image inputs, of every subject."""
+    """Flow caches and/or face crops plus keyframes.csv (as the inputs need) of every subject.
+
+    A local pretrained file is an input too, so a workflow rule that makes it (MA2MI
+    pre-training) runs first and a changed file retrains.
+    """
     datasets = experiment["datasets"]
-    if input_kind(experiment["input"]).source == "faces":
-        faces = [paths.FACES.format(dataset=d, subject=s) for d in datasets for s in subjects[d]]
-        return faces + [paths.KEYFRAMES.format(dataset=d) for d in datasets]
-    return [paths.FLOW.format(dataset=d, subject=s) for d in datasets for s in subjects[d]]
+    sources = {input_kind(name).source for name in input_names(experiment)}
+    files = []
+    if "faces" in sources:
+        files += [paths.FACES.format(dataset=d, subject=s) for d in datasets for s in subjects[d]]
+        files += [paths.KEYFRAMES.format(dataset=d) for d in datasets]
+    if "flow" in sources:
+        files += [paths.FLOW.format(dataset=d, subject=s) for d in datasets for s in subjects[d]]
+    if experiment.get("pretrained"):
+        files.append(experiment["pretrained"])
+    return files
 
 
 def job_resources(experiment: dict[str, Any]) -> dict[str, int]:

@@ -23,18 +23,17 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mer.atomic import write_json
 from mer.metrics import uf1
-from mer.models import create_model, load_local_weights
 from mer.protocols.folds import LeakageError, check_no_leakage, fold_by_name, level_of, verify_hash
 from mer.training import checkpoint
 from mer.training.data import (
     class_names,
-    load_inputs,
     row_keys,
     sample_keys_digest,
     split_fold,
     tensor_digest,
 )
 from mer.training.inputs import InputSources
+from mer.training.methods import Batch, Method, create_method
 from mer.training.outputs import predictions_frame, write_predictions
 from mer.training.runtime import resolve_device, resolve_threads, seeded_runtime, shuffle_generator
 from mer.training.validation import carve, selection_rule
@@ -83,9 +82,10 @@ def train_fold(
     fit_rows, val_rows = carve(train_rows, inner, fold_name) if inner else (train_rows, train_rows.iloc[:0])
 
     load_started = time.perf_counter()
-    x_train = _load(fit_rows, experiment, sources)
+    method = create_method(experiment)
+    x_train = method.inputs(fit_rows, experiment, sources)
     y_train = _labels(fit_rows)
-    x_val = _load(val_rows, experiment, sources) if inner else None
+    x_val = method.inputs(val_rows, experiment, sources) if inner else None
     load_seconds = time.perf_counter() - load_started
     fingerprint = {
         "experiment": {k: v for k, v in sorted(experiment.items()) if k not in BUDGET_KEYS},
@@ -94,42 +94,40 @@ def train_fold(
         "seed": seed,
         "classes": classes,
         "train_samples": sample_keys_digest(train_rows),
-        "train_data": tensor_digest(x_train, y_train, *([x_val, _labels(val_rows)] if inner else [])),
+        "train_data": tensor_digest(
+            *_tensors(x_train), y_train, *([*_tensors(x_val), _labels(val_rows)] if inner else [])
+        ),
         "device": dev.type,
     }
 
     with seeded_runtime(seed, threads):
-        model = create_model(
-            experiment["model"],
-            num_classes=len(classes),
-            in_chans=x_train.shape[1],
-            input_size=experiment["input_size"],
-            **experiment.get("model_kwargs", {}),
-        )
-        weights = load_local_weights(model, experiment["pretrained"]) if experiment.get("pretrained") else None
+        model = method.build(experiment, len(classes), x_train)
+        weights = method.load_pretrained(model, experiment["pretrained"]) if experiment.get("pretrained") else None
         fingerprint["pretrained_sha256"] = weights["sha256"] if weights else None
         model = model.to(dev)
-        optimizer = torch.optim.Adam(model.parameters(), lr=experiment["lr"], weight_decay=experiment["weight_decay"])
+        optimizer = torch.optim.Adam(
+            method.parameters(model), lr=experiment["lr"], weight_decay=experiment["weight_decay"]
+        )
         generator = shuffle_generator(seed)
         state, resume_note = checkpoint.load_resumable(out_dir / CHECKPOINT, fingerprint, experiment["epochs"])
         history = _restore(state, model, optimizer, generator, dev) if state is not None else []
         best = state.get("best") if state is not None else None
         resumed_epochs = len(history)
 
+        keys = sorted(x_train)
         loader = DataLoader(
-            TensorDataset(x_train, y_train),
+            TensorDataset(*(x_train[k] for k in keys), y_train),
             batch_size=experiment["batch_size"],
             shuffle=True,
             generator=generator,
             num_workers=0,
         )
-        loss_fn = nn.CrossEntropyLoss()
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
-            loss = _train_epoch(model, loader, optimizer, loss_fn, dev)
+            loss = _train_epoch(method, model, keys, loader, optimizer, dev)
             entry = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started}
             if inner:
-                entry["val_uf1"] = _val_uf1(model, x_val, val_rows, len(classes), dev)
+                entry["val_uf1"] = _val_uf1(method, model, x_val, val_rows, len(classes), dev)
                 if best is None or entry["val_uf1"] > best["val_uf1"]:
                     best = {"epoch": epoch, "val_uf1": entry["val_uf1"], "model": copy.deepcopy(model.state_dict())}
             history.append(entry)
@@ -139,8 +137,8 @@ def train_fold(
 
         if best is not None:
             model.load_state_dict(best["model"])
-        x_test = _load(test_rows, experiment, sources)
-        logits = _predict(model, x_test, dev)
+        x_test = method.inputs(test_rows, experiment, sources)
+        logits = _predict(method, model, x_test, dev)
 
     write_predictions(out_dir / PREDICTIONS, predictions_frame(test_rows, logits))
     write_json(
@@ -173,8 +171,8 @@ def train_fold(
     )
 
 
-def _load(rows: pd.DataFrame, experiment: dict[str, Any], sources: InputSources) -> torch.Tensor:
-    return load_inputs(rows, experiment["input"], experiment["input_size"], sources)
+def _tensors(inputs: Batch) -> list[torch.Tensor]:
+    return [inputs[k] for k in sorted(inputs)]
 
 
 def _labels(rows: pd.DataFrame) -> torch.Tensor:
@@ -193,9 +191,11 @@ def _assert_disjoint(train_rows: pd.DataFrame, test_rows: pd.DataFrame, fold_nam
 
 
 @torch.no_grad()
-def _val_uf1(model: nn.Module, inputs: torch.Tensor, rows: pd.DataFrame, n_classes: int, dev: torch.device) -> float:
+def _val_uf1(
+    method: Method, model: nn.Module, inputs: Batch, rows: pd.DataFrame, n_classes: int, dev: torch.device
+) -> float:
     """Pooled UF1 of the model on the inner-validation rows."""
-    predicted = _predict(model, inputs, dev).argmax(dim=1).tolist()
+    predicted = _predict(method, model, inputs, dev).argmax(dim=1).tolist()
     return uf1(rows["label_index"].astype(int).tolist(), predicted, list(range(n_classes)))
 
 
@@ -217,27 +217,38 @@ def _restore(
 
 
 def _train_epoch(
-    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, dev: torch.device
+    method: Method,
+    model: nn.Module,
+    keys: list[str],
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    dev: torch.device,
 ) -> float:
     """One pass over the training loader; returns the sample-weighted mean loss."""
     model.train()
     total, count = 0.0, 0
-    for inputs, targets in loader:
-        inputs, targets = inputs.to(dev), targets.to(dev)
+    for *inputs, targets in loader:
+        batch = {k: x.to(dev) for k, x in zip(keys, inputs, strict=True)}
+        targets = targets.to(dev)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(inputs), targets)
+        loss = method.loss(model, batch, targets)
         loss.backward()
         optimizer.step()
+        method.after_step(model)
         total += loss.item() * len(targets)
         count += len(targets)
     return total / count
 
 
 @torch.no_grad()
-def _predict(model: nn.Module, inputs: torch.Tensor, dev: torch.device) -> torch.Tensor:
+def _predict(method: Method, model: nn.Module, inputs: Batch, dev: torch.device) -> torch.Tensor:
     """Logits of the evaluation-mode model, in input order."""
     model.eval()
-    return torch.cat([model(batch.to(dev)).cpu() for batch in inputs.split(PREDICT_BATCH)])
+    keys = sorted(inputs)
+    chunks = zip(*(inputs[k].split(PREDICT_BATCH) for k in keys), strict=True)
+    return torch.cat(
+        [method.logits(model, {k: x.to(dev) for k, x in zip(keys, chunk, strict=True)}).cpu() for chunk in chunks]
+    )
 
 
 def _state(
