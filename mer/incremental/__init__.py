@@ -1,0 +1,1 @@
+"""The incremental MER benchmark (IMER): sessions across corpora, bound folds, learners, metrics."""

@@ -1,0 +1,1 @@
+"""Built-in continual learners; importing the package registers each one."""
