@@ -71,9 +71,10 @@ def _keyframes(dataset: str) -> Any:
 
 
 def _experiment(params: dict[str, Any], name: str) -> dict[str, Any]:
-    if name not in params["experiments"]:
-        raise config.ConfigError(f"experiment {name!r} is not in params.yaml (have {sorted(params['experiments'])})")
-    return params["experiments"][name]
+    experiments = config.all_experiments(params)
+    if name not in experiments:
+        raise config.ConfigError(f"experiment {name!r} is not in params.yaml (have {sorted(experiments)})")
+    return experiments[name]
 
 
 @app.command()
@@ -330,12 +331,17 @@ def evaluate(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS)
 
 @app.command()
 @reports_errors
-def report(params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+def report(
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    ablation: Annotated[
+        str | None, typer.Option("--ablation", help="Only this ablation's table (params.yaml `ablations`).")
+    ] = None,
+) -> None:
     """Benchmark tables (Markdown + CSV) from saved metrics, with provenance; prints the table."""
-    from mer.report import build_report
+    from mer.report import build_ablation, build_report
 
     params = config.load(params_file)
-    markdown = build_report(params, params_file)
+    markdown = build_ablation(params, ablation) if ablation else build_report(params, params_file)
     out.print(markdown, highlight=False, markup=False)
 
 

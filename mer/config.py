@@ -23,6 +23,7 @@ from mer import paths
 from mer.errors import ConfigError
 
 SYNTHETIC_ROOT = "synthetic"
+ABLATION_SEPARATOR = "__"
 
 
 @cache
@@ -43,13 +44,37 @@ def validate(params: dict[str, Any], source: str = "params.yaml") -> None:
     if errors:
         lines = [f"  {_key_path(e)}: {e.message}" for e in errors]
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
-    for name, experiment in params["experiments"].items():
+    experiment_validator = jsonschema.Draft202012Validator({"$defs": schema()["$defs"], "$ref": "#/$defs/experiment"})
+    for name, experiment in ablation_experiments(params).items():
+        errors = sorted(experiment_validator.iter_errors(experiment), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            ablation, variant = name.split(ABLATION_SEPARATOR)
+            lines = [f"  ablations.{ablation}.variants.{variant} (merged): {_key_path(e)}: {e.message}" for e in errors]
+            raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+    for name, experiment in all_experiments(params).items():
         for dataset in experiment["datasets"]:
             if dataset not in params["datasets"]:
                 raise ConfigError(
                     f"{source} is invalid:\n  experiments.{name}.datasets: {dataset!r} is not "
                     f"one of the configured datasets {sorted(params['datasets'])}"
                 )
+
+
+def ablation_experiments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The experiments of every ablation: `<ablation>__<variant>` = base deep-merged with the variant's
+    `set`, in the ablation's group (so its rows never mix with the benchmark table)."""
+    experiments = {}
+    for ablation, spec in params.get("ablations", {}).items():
+        for variant, entry in spec["variants"].items():
+            experiment = deep_merge(spec["base"], entry.get("set", {}))
+            experiment["group"] = ablation
+            experiments[f"{ablation}{ABLATION_SEPARATOR}{variant}"] = experiment
+    return experiments
+
+
+def all_experiments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`experiments` plus every ablation's experiments (names cannot collide: ablation names carry `__`)."""
+    return {**params["experiments"], **ablation_experiments(params)}
 
 
 def load(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ TABLE_MD = "results/tables/benchmark.md"
 TABLE_CSV = "results/tables/benchmark.csv"
 TABLE_TEX = "results/tables/benchmark.tex"
 GROUP_TABLE = "results/tables/groups/{group}.{ext}"
+ABLATION_TABLE = "results/tables/ablations/{ablation}.{ext}"
 FIGURE = "results/figures/{experiment}/{figure}.png"
 SUMMARY = "results/metrics.json"
 

@@ -36,6 +36,8 @@ class Plan:
     subjects: dict[str, list[str]]
     experiments: dict[str, dict[str, Any]]
     folds: dict[str, list[str]]
+    benchmark: list[str]  # the `experiments` of params.yaml: what `all` runs
+    ablations: dict[str, list[str]]  # ablation → its experiment names (run only when their table is asked for)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], params_file: str | Path) -> Plan:
@@ -56,11 +58,16 @@ class Plan:
         for name in params["datasets"]:
             spec = mer_config.dataset_spec(params, name)
             subjects[name] = synth.planned_subjects(name, params) if spec.synthetic else datasets.list_subjects(spec)
+        experiments = mer_config.all_experiments(params)
         folds = {
             name: protocols.planned_fold_names(exp["protocol"], {d: subjects[d] for d in exp["datasets"]})
-            for name, exp in params["experiments"].items()
+            for name, exp in experiments.items()
         }
-        return cls(sorted(params["datasets"]), subjects, dict(params["experiments"]), folds)
+        ablations = {
+            ablation: [f"{ablation}{mer_config.ABLATION_SEPARATOR}{variant}" for variant in spec["variants"]]
+            for ablation, spec in params.get("ablations", {}).items()
+        }
+        return cls(sorted(params["datasets"]), subjects, experiments, folds, list(params["experiments"]), ablations)
 
 
 def prepare_job_environment() -> None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from mer import paths
 from mer.atomic import write_json
 from mer.errors import InputDataError
+from mer.config import all_experiments
+from mer.report.ablations import ablation_names, write_ablation
 from mer.report.provenance import DEFAULT_GROUP, build_provenance, file_sha256, git_commit
 from mer.report.tables import METRIC_NAMES, benchmark_table, group_table, write_tables
 
@@ -54,18 +57,17 @@ def report_outputs(params: dict[str, Any]) -> list[str]:
     return [paths.TABLE_TEX, *groups, *figures]
 
 
-def build_report(params: dict[str, Any], params_file: str | os.PathLike[str]) -> str:
-    """Write the benchmark and group tables, the figures and results/metrics.json; return the Markdown.
-
-    `params_file` is named in the table's provenance note.
-    """
-    from mer.report.figures import FIGURES
-
-    metrics = {
+def _metrics(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {
         name: _read_json(paths.fill(paths.METRICS, experiment=name), "metrics (run `mer evaluate` first)")
-        for name in params["experiments"]
+        for name in names
     }
-    used = sorted({d for experiment in params["experiments"].values() for d in experiment["datasets"]})
+
+
+def _provenance(params: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """build_provenance with the manifest hash and manifest.json of every dataset the experiments use."""
+    experiments = all_experiments(params)
+    used = sorted({d for name in names for d in experiments[name]["datasets"]})
     hashes, meta = {}, {}
     for dataset in used:
         manifest = paths.fill(paths.MANIFEST, dataset=dataset)
@@ -73,7 +75,24 @@ def build_report(params: dict[str, Any], params_file: str | os.PathLike[str]) ->
             raise InputDataError("manifest missing", dataset=dataset, path=str(manifest))
         hashes[dataset] = file_sha256(manifest)
         meta[dataset] = _read_json(paths.fill(paths.MANIFEST_META, dataset=dataset), "manifest.json", dataset=dataset)
-    provenance = build_provenance(params, hashes, git_commit(), meta)
+    return build_provenance(params, hashes, git_commit(), meta)
+
+
+def build_ablation(params: dict[str, Any], ablation: str) -> str:
+    """Write one ablation's table (results/tables/ablations/<name>.*) from saved metrics; returns the Markdown."""
+    names = ablation_names(params, ablation)
+    return write_ablation(params, ablation, _metrics(names), _provenance(params, names))
+
+
+def build_report(params: dict[str, Any], params_file: str | os.PathLike[str]) -> str:
+    """Write the benchmark and group tables, the figures and results/metrics.json; return the Markdown.
+
+    `params_file` is named in the table's provenance note.
+    """
+    from mer.report.figures import FIGURES
+
+    metrics = _metrics(params["experiments"])
+    provenance = _provenance(params, params["experiments"])
     markdown, frame, latex = benchmark_table(metrics, provenance)
     markdown += f"\nParams file: `{params_file}`.\n"
     table = Path(paths.TABLE_MD)

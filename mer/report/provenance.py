@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from mer.config import SYNTHETIC_ROOT, params_hash
+from mer.config import SYNTHETIC_ROOT, all_experiments, params_hash
 from mer.protocols import protocol_name
 from mer.training.inputs import input_names
 from mer.training.validation import selection_rule
@@ -54,7 +54,7 @@ def experiment_params_hash(params: dict[str, Any], name: str) -> str:
     That is the experiment entry, its datasets' entries, crop, keyframes and flow, and the
     synth section when one of its datasets is synthetic.
     """
-    experiment = params["experiments"][name]
+    experiment = all_experiments(params)[name]
     datasets = {d: params["datasets"][d] for d in experiment["datasets"]}
     section: dict[str, Any] = {"experiment": experiment, "datasets": datasets}
     section.update({key: params[key] for key in UPSTREAM_SECTIONS})
@@ -92,7 +92,7 @@ def build_provenance(
     """
     meta = manifest_meta or {}
     experiments = {}
-    for name, experiment in sorted(params["experiments"].items()):
+    for name, experiment in sorted(all_experiments(params).items()):
         datasets = list(experiment["datasets"])
         experiments[name] = {
             "model": model_label(experiment),

@@ -49,11 +49,15 @@ def all_flows():
 
 
 def all_predictions():
-    return [p for e in PLAN.experiments for p in predictions_of(e)]
+    return [p for e in PLAN.benchmark for p in predictions_of(e)]
 
 
 def all_metrics():
-    return [paths.METRICS.format(experiment=e) for e in PLAN.experiments]
+    return [paths.METRICS.format(experiment=e) for e in PLAN.benchmark]
+
+
+def ablation_metrics(ablation):
+    return [paths.METRICS.format(experiment=e) for e in PLAN.ablations[ablation]]
 
 
 def tables():
