@@ -29,6 +29,9 @@ TABLE_CSV = "results/tables/benchmark.csv"
 TABLE_TEX = "results/tables/benchmark.tex"
 GROUP_TABLE = "results/tables/groups/{group}.{ext}"
 ABLATION_TABLE = "results/tables/ablations/{ablation}.{ext}"
+# The synthetic macro-expression corpus of MA2MI pre-training (`mer synth -d macro`); outside
+# data/synthetic so that DVC's pretrain stage owns it, not the preprocess stage.
+MACRO_CORPUS = "data/pretrain/macro"
 FIGURE = "results/figures/{experiment}/{figure}.png"
 SUMMARY = "results/metrics.json"
 

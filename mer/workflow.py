@@ -18,11 +18,13 @@ from typing import Any
 from mer import config as mer_config
 from mer import paths
 from mer.errors import ConfigError
+from mer.pretraining import OUTPUT as PRETRAINED
 
 # DVC stages name these Snakemake rules as their targets (see dvc.yaml).
 STAGE_TARGETS = {
     "preprocess": "preprocess_all",
     "flow": "flow_all",
+    "pretrain": "pretrain_all",
     "train": "train_all",
     "report": "all",
 }
@@ -53,12 +55,15 @@ class Plan:
                 "passed to the mer verbs. Put the changes in a params file and use --configfile."
             )
         from mer import datasets, protocols, synth
+        from mer.training.jobs import check_keyframes_choice
 
         subjects = {}
         for name in params["datasets"]:
             spec = mer_config.dataset_spec(params, name)
             subjects[name] = synth.planned_subjects(name, params) if spec.synthetic else datasets.list_subjects(spec)
         experiments = mer_config.all_experiments(params)
+        for name, experiment in experiments.items():
+            check_keyframes_choice(name, experiment, params["keyframes"]["mode"])
         folds = {
             name: protocols.planned_fold_names(exp["protocol"], {d: subjects[d] for d in exp["datasets"]})
             for name, exp in experiments.items()
@@ -92,8 +97,10 @@ def run_stage(stage: str, params_file: str = "params.yaml") -> int:
     """
     if stage not in STAGE_TARGETS:
         raise ConfigError(f"unknown stage {stage!r}; expected one of {sorted(STAGE_TARGETS)}")
-    # DVC requires every declared output to exist; a run on real corpora makes no synthetic ones.
-    Path(paths.SYNTHETIC_DIR).mkdir(parents=True, exist_ok=True)
+    # DVC requires every declared output to exist; a run on real corpora makes no synthetic ones,
+    # and a params file without `pretrain` makes no pre-trained weights.
+    for folder in (paths.SYNTHETIC_DIR, Path(paths.MACRO_CORPUS).parent, Path(PRETRAINED).parent):
+        Path(folder).mkdir(parents=True, exist_ok=True)
     extra = shlex.split(os.environ.get("MER_SNAKEMAKE_ARGS", "--cores 2"))
     command = [sys.executable, "-m", "snakemake", "--configfile", params_file, *extra, STAGE_TARGETS[stage]]
     return subprocess.call(command)

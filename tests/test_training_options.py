@@ -218,3 +218,39 @@ def test_instance_flows_stack_the_cached_multi_instance_set(corpus) -> None:
     assert np.allclose(stacked[0, 3:].numpy(), second / np.abs(second).max(axis=(1, 2), keepdims=True), atol=1e-6)
     out = run(root, manifest, folds, "instances", input="instance_flows", input_size=16, epochs=1)
     assert (out / "predictions.csv").is_file()
+
+
+def test_experiment_keyframes_choose_the_triple_of_face_inputs(tmp_path) -> None:
+    from mer.training.inputs import _keyframes
+    from mer.training.jobs import check_keyframes_choice
+
+    path = tmp_path / "keyframes.csv"
+    pd.DataFrame(
+        {"dataset": ["d"], "subject": ["s1"], "clip": ["c1"], "onset": [3], "apex": [9], "offset": [20],
+         "onset_annotated": [2], "apex_annotated": [7], "offset_annotated": [21]}
+    ).to_csv(path, index=False)  # fmt: skip
+    sources = InputSources(flow=lambda d, s: tmp_path, faces=lambda d, s: tmp_path, keyframes=lambda d: path)
+    assert _keyframes(sources, ["d"]) == {("d", "s1", "c1"): (3, 9, 20)}
+    annotated = InputSources(flow=sources.flow, faces=sources.faces, keyframes=sources.keyframes, triple="annotated")
+    assert _keyframes(annotated, ["d"]) == {("d", "s1", "c1"): (2, 7, 21)}
+    with pytest.raises(InputDataError, match="apex_spotted"):
+        _keyframes(InputSources(flow=sources.flow, faces=sources.faces, keyframes=lambda d: path, triple="spotted"), ["d"])
+    check_keyframes_choice("e", {"input": "rise_diff", "keyframes": "annotated"}, "reselected")
+    check_keyframes_choice("e", {"input": "rise_flow", "keyframes": "reselected"}, "reselected")
+    with pytest.raises(ConfigError, match="experiments.e.keyframes"):
+        check_keyframes_choice("e", {"input": ["rise_flow", "onset_frame"], "keyframes": "annotated"}, "reselected")
+
+
+def test_optimizer_and_lr_decay_follow_the_experiment(corpus, monkeypatch) -> None:
+    root, manifest, folds = corpus
+    seen: list[tuple[str, list[float]]] = []
+    real_epoch = loop_module._train_epoch
+
+    def spy(method, model, keys, loader, optimizer, dev):
+        seen.append((type(optimizer).__name__, [g["lr"] for g in optimizer.param_groups]))
+        return real_epoch(method, model, keys, loader, optimizer, dev)
+
+    monkeypatch.setattr(loop_module, "_train_epoch", spy)
+    run(root, manifest, folds, "decay", optimizer="adamw", lr_decay=0.5, lr=0.004, epochs=3)
+    assert [name for name, _ in seen] == ["AdamW"] * 3
+    assert [lrs[0] for _, lrs in seen] == pytest.approx([0.004, 0.002, 0.001])

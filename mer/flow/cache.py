@@ -1,16 +1,21 @@
 """Per-subject HDF5 cache of rise (onset→apex) and fall (apex→offset) flow plus optical strain.
 
 Each clip group holds float32 (3, S, S) datasets `rise` and `fall` = (u, v, strain) and,
-when flow.instances = N > 0, `instances` (N, 3, S, S): onset → N middle frames (the
-multi-instance set of apex-free methods). Values are raw and never normalised on disk
-(normalisation is a load-time transform). Writes are atomic and carry no timestamps, so a
-rerun on the same inputs and device yields identical bytes.
+unless flow.instances = 0, `instances` (K, 3, S, S): onset → K later frames (the
+multi-instance set of apex-free methods), whose frame numbers are the `instance_frames`
+attribute. flow.instances says which frames: an integer N = N evenly spaced frames after
+the onset up to the offset, `all` = every such frame, `{stride: k}` = every k-th one.
+Methods choose their instances from that superset at load time (`load_instances`). Values
+are raw and never normalised on disk (normalisation is a load-time transform). Writes are
+atomic and carry no timestamps, so a rerun on the same inputs and device yields identical
+bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mer import __version__, h5
-from mer.errors import InputDataError
+from mer.errors import ConfigError, InputDataError
 from mer.flow import backends
 from mer.flow.strain import SCHEME, optical_strain
 
@@ -41,7 +46,7 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
     name, device = backends.choose(str(flow["backend"]), str(flow.get("device", "auto")), flow["tvl1"])
     backend = backends.get(name)
     size = int(flow["size"])
-    instances = int(flow.get("instances", 0))
+    rule = flow.get("instances", 0)
     tvl1_json = json.dumps(flow["tvl1"], sort_keys=True)
     faces_h5 = Path(faces_h5)
     if not faces_h5.is_file():
@@ -57,7 +62,7 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
                 raise InputDataError("clip is missing from the face crops file", **where, path=str(faces_h5))
             crops = faces[where["clip"]]
             onset, apex, offset = int(row.onset), int(row.apex), int(row.offset)
-            middles = middle_frames(crops["frame_numbers"][()], onset, offset, instances)
+            middles = instance_frames(crops["frame_numbers"][()], onset, offset, rule)
             pairs = [(onset, apex), (apex, offset)] + [(onset, number) for number in middles]
             numbers = sorted({number for pair in pairs for number in pair})
             rgb = {number: _frame(crops, number, where, faces_h5) for number in numbers}
@@ -72,7 +77,7 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
             group = h5.create_group(out, where["clip"])
             h5.create_dataset(group, "rise", stack[0])
             h5.create_dataset(group, "fall", stack[1])
-            if instances:
+            if rule != 0:
                 h5.create_dataset(group, "instances", stack[2:])
             group.attrs["rise_frames"] = np.array(pairs[0], dtype=np.int32)
             group.attrs["fall_frames"] = np.array(pairs[1], dtype=np.int32)
@@ -86,6 +91,27 @@ def flow_subject(faces_h5: Path, keyframes: pd.DataFrame, flow: dict[str, Any], 
             group.attrs["box"] = crops.attrs["box"]
             digest = hashlib.sha256(b"".join(rgb[number].tobytes() for pair in pairs for number in pair))
             group.attrs["input_sha256"] = digest.hexdigest()
+
+
+def instance_frames(frame_numbers: np.ndarray, onset: int, offset: int, rule: int | str | dict[str, int]) -> list[int]:
+    """Frame numbers of a clip's cached instances under flow.instances `rule` (see the module doc).
+
+    `all` and `{stride: k}` take the sorted frames in (onset, offset], every k-th from the first;
+    an integer N takes `middle_frames` (N evenly spaced; 0 = none).
+    """
+    if rule == "all":
+        rule = {"stride": 1}
+    if isinstance(rule, dict) and set(rule) == {"stride"} and _count(rule["stride"]) >= 1:
+        numbers = np.sort(frame_numbers[(frame_numbers > onset) & (frame_numbers <= offset)])
+        return [int(number) for number in numbers[:: rule["stride"]]]
+    if _count(rule) >= 0:
+        return middle_frames(frame_numbers, onset, offset, int(rule))
+    raise ConfigError(f"flow.instances must be an integer >= 0, 'all' or {{stride: k >= 1}}, not {rule!r}")
+
+
+def _count(value: object) -> int:
+    """`value` if it is a plain int, else -1 (so that bools and strings never pass as counts)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 def middle_frames(frame_numbers: np.ndarray, onset: int, offset: int, count: int) -> list[int]:
@@ -122,20 +148,58 @@ def _grey(image: np.ndarray, size: int) -> np.ndarray:
 def load_flow(path: Path, clip: str, kind: str) -> np.ndarray:
     """The cached float32 (3, S, S) = (u, v, strain) `kind` flow of `clip`.
 
-    `kind` is 'rise', 'fall' or 'instances' (then (N, 3, S, S), present when flow.instances > 0).
+    `kind` is 'rise', 'fall' or 'instances' (then (K, 3, S, S), present unless flow.instances = 0).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    with _open(path, clip) as cache:
+        return np.asarray(_clip_group(cache, clip, kind, path)[kind][()], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class InstanceSet:
+    """A clip's cached multi-instance flows, the frame numbers they end at, and the clip's keyframes."""
+
+    flows: np.ndarray  # float32 (K, 3, S, S): onset → frames[k]
+    frames: np.ndarray  # int64 (K,), in cache order (sorted; integer rules may repeat a frame)
+    onset: int
+    apex: int
+    offset: int
+
+
+def load_instances(path: Path, clip: str) -> InstanceSet:
+    """The cached instance set of `clip` with its `instance_frames` and (onset, apex, offset) attributes."""
+    with _open(path, clip) as cache:
+        group = _clip_group(cache, clip, "instances", path)
+        absent = sorted({"instance_frames", "rise_frames", "fall_frames"} - set(group.attrs))
+        if absent:
+            raise InputDataError(f"the clip's flow cache lacks {absent} (rerun `mer flow`)", clip=clip, path=str(path))
+        flows = np.asarray(group["instances"][()], dtype=np.float32)
+        frames = np.asarray(group.attrs["instance_frames"], dtype=np.int64)
+        (onset, apex), (_, offset) = group.attrs["rise_frames"], group.attrs["fall_frames"]
+    if flows.ndim != 4 or len(flows) != len(frames):
+        raise InputDataError(
+            f"instances flow has shape {flows.shape} for {len(frames)} instance_frames", clip=clip, path=str(path)
+        )
+    return InstanceSet(flows, frames, int(onset), int(apex), int(offset))
+
+
+def _open(path: Path, clip: str) -> h5py.File:
+    """The flow cache opened read-only; InputDataError when the file is absent."""
     path = Path(path)
     if not path.is_file():
         raise InputDataError("flow cache file not found", clip=clip, path=str(path))
-    with h5py.File(path, "r") as cache:
-        if clip not in cache or kind not in cache[clip]:
-            raise InputDataError(
-                f"{kind} flow of the clip is missing from the flow cache (rerun `mer flow`)",
-                dataset=str(cache.attrs.get("dataset")),
-                subject=str(cache.attrs.get("subject")),
-                clip=clip,
-                path=str(path),
-            )
-        return np.asarray(cache[clip][kind][()], dtype=np.float32)
+    return h5py.File(path, "r")
+
+
+def _clip_group(cache: h5py.File, clip: str, kind: str, path: Path) -> h5py.Group:
+    """The clip's group when it holds `kind`; InputDataError naming the sample otherwise."""
+    if clip not in cache or kind not in cache[clip]:
+        raise InputDataError(
+            f"{kind} flow of the clip is missing from the flow cache (rerun `mer flow`)",
+            dataset=str(cache.attrs.get("dataset")),
+            subject=str(cache.attrs.get("subject")),
+            clip=clip,
+            path=str(path),
+        )
+    return cache[clip]

@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from mer.errors import ConfigError
-from mer.synth import casme2, twins
+from mer.synth import casme2, macro, twins
+
+
+def _synth_section(params: dict[str, Any]) -> dict[str, Any]:
+    return params["synth"]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """How to name the subjects of, and write, one dataset's synthetic twin (from params['synth'])."""
+    """How to name the subjects of, and write, one dataset's synthetic twin (from its settings).
+
+    `settings` picks the preset's settings out of params (default: params['synth']).
+    """
 
     subjects: Callable[[dict[str, Any]], list[str]]
     write: Callable[[dict[str, Any], Path], None]
+    settings: Callable[[dict[str, Any]], dict[str, Any]] = _synth_section
 
 
 def _twin(name: str) -> Preset:
@@ -35,27 +43,32 @@ def _twin(name: str) -> Preset:
 
 
 # CASME II renders faces unless `synth.size` asks for its layout twin; every other corpus
-# (and the MEGC2019 composite, one twin per part) has a layout twin only.
+# (and the MEGC2019 composite, one twin per part) has a layout twin only. `macro` renders
+# macro-expression videos for MA2MI pre-training from params `pretrain.synth`.
+LAYOUT_TWINS = (*twins.TWINS, *twins.COMPOSITES)
 PRESETS: dict[str, Preset] = {
     casme2.DATASET: Preset(subjects=casme2.subjects, write=casme2.write),
-    **{name: _twin(name) for name in [*twins.TWINS, *twins.COMPOSITES] if name != casme2.DATASET},
+    **{name: _twin(name) for name in LAYOUT_TWINS if name != casme2.DATASET},
+    macro.DATASET: Preset(subjects=macro.subjects, write=macro.write, settings=macro.settings),
 }
 
 
 def _preset(dataset: str, synth: dict[str, Any]) -> Preset:
     if dataset not in PRESETS:
         raise ConfigError(f"no synthetic preset for dataset {dataset!r} (have {sorted(PRESETS)})")
-    return _twin(dataset) if "size" in synth else PRESETS[dataset]
+    return _twin(dataset) if "size" in synth and dataset in LAYOUT_TWINS else PRESETS[dataset]
 
 
 def planned_subjects(dataset: str, params: dict[str, Any]) -> list[str]:
     """Subject folder names `generate` will create, without generating anything."""
-    return _preset(dataset, params["synth"]).subjects(params["synth"])
+    preset = _preset(dataset, params["synth"])
+    return preset.subjects(preset.settings(params))
 
 
 def generate(dataset: str, params: dict[str, Any], out_root: Path) -> None:
-    """Write the synthetic twin of `dataset` to `out_root` (replacing it) from params['synth']."""
+    """Write the synthetic twin of `dataset` to `out_root` (replacing it) from its preset's settings."""
     preset = _preset(dataset, params["synth"])
+    settings = preset.settings(params)
     out_root = Path(out_root)
     out_root.parent.mkdir(parents=True, exist_ok=True)
     staging = out_root.with_name(f".{out_root.name}.tmp-{os.getpid()}")
@@ -63,7 +76,7 @@ def generate(dataset: str, params: dict[str, Any], out_root: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        preset.write(params["synth"], staging)
+        preset.write(settings, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -6,7 +6,10 @@
   when params `flow.instances` = N > 0) and stacks it along channels (3·N channels);
 * difference kinds read the face crops (`data/interim/<ds>/faces/<subject>.h5`) at the
   frames keyframes.csv chose: `rise_diff` = apex − onset, `fall_diff` = apex − offset (RGB,
-  3 channels, computed in float so uint8 never wraps), `rise_fall_diff` (both, 6 channels).
+  3 channels, computed in float so uint8 never wraps), `rise_fall_diff` (both, 6 channels);
+* `onset_frame` reads the onset face crop itself (RGB, 3 channels), e.g. for GAMDSS's spatial
+  branch, which needs the resting face; `apex_frame` the apex face crop (the IMER benchmark's
+  input, docs/imer.md).
 
 Each kind returns raw float32 (C, S, S) arrays (the model's channel count is read from them);
 resizing and per-sample scaling happen in `mer.training.data.to_model_input`. Every file is
@@ -38,6 +41,9 @@ class InputSources:
     flow: SubjectPath
     faces: SubjectPath | None = None
     keyframes: Callable[[str], Path] | None = None
+    # Which keyframes.csv triple face-based inputs read: None = the one `keyframes.mode` chose;
+    # "annotated" / "reselected" / "spotted" = that column set (experiments.<name>.keyframes).
+    triple: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,11 @@ def _keyframes(sources: InputSources, datasets: list[str]) -> dict[tuple[str, st
         path = Path(sources.keyframes(dataset))
         if not path.is_file():
             raise InputDataError("keyframes.csv not found", dataset=dataset, path=str(path))
-        frame = pd.read_csv(path, dtype={"subject": str, "clip": str, "dataset": str})[KEYFRAME_COLUMNS]
-        for d, s, c, onset, apex, offset in frame.itertuples(index=False):
+        frame = pd.read_csv(path, dtype={"subject": str, "clip": str, "dataset": str})
+        columns = KEYFRAME_COLUMNS[:3] + [f"{c}_{sources.triple}" if sources.triple else c for c in KEYFRAME_COLUMNS[3:]]
+        if missing := sorted(set(columns) - set(frame.columns)):
+            raise InputDataError(f"keyframes.csv lacks columns {missing}", dataset=dataset, path=str(path))
+        for d, s, c, onset, apex, offset in frame[columns].itertuples(index=False):
             table[(d, s, c)] = (int(onset), int(apex), int(offset))
     return table
 
@@ -119,6 +128,24 @@ def _face(crops: h5py.Group, number: int, where: dict[str, str]) -> np.ndarray:
 
 def _diff_kind(pairs: tuple[tuple[int, int], ...]) -> InputKind:
     """Differences frame[a] − frame[b] of the (onset, apex, offset) triple, one RGB block per pair."""
+
+    def blocks(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return [(frames[a] - frames[b]).transpose(2, 0, 1) for a, b in pairs]
+
+    return _faces_kind(blocks, "difference image")
+
+
+def _frame_kind(index: int) -> InputKind:
+    """One keyframe of the (onset, apex, offset) triple itself, as an RGB (3, S, S) block."""
+
+    def blocks(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return [frames[index].transpose(2, 0, 1)]
+
+    return _faces_kind(blocks, "face crop")
+
+
+def _faces_kind(blocks: Callable[[list[np.ndarray]], list[np.ndarray]], what: str) -> InputKind:
+    """RGB blocks made by `blocks` from each clip's float32 (onset, apex, offset) face crops, stacked."""
 
     def read(rows: pd.DataFrame, sources: InputSources) -> list[np.ndarray]:
         keyframes = _keyframes(sources, sorted(set(rows["dataset"])))
@@ -135,8 +162,7 @@ def _diff_kind(pairs: tuple[tuple[int, int], ...]) -> InputKind:
                     if clip not in faces:
                         raise InputDataError("clip is missing from the face crops file", **where)
                     frames = [_face(faces[clip], n, where) for n in keyframes[(dataset, subject, clip)]]
-                    blocks = [(frames[a] - frames[b]).transpose(2, 0, 1) for a, b in pairs]
-                    out[index] = np.concatenate([_checked(b, "difference image", where) for b in blocks])
+                    out[index] = np.concatenate([_checked(b, what, where) for b in blocks(frames)])
         return [out[index] for index in rows.index]
 
     return InputKind(source="faces", read=read)
@@ -151,6 +177,8 @@ INPUTS: dict[str, InputKind] = {
     "rise_diff": _diff_kind(((APEX, ONSET),)),
     "fall_diff": _diff_kind(((APEX, OFFSET),)),
     "rise_fall_diff": _diff_kind(((APEX, ONSET), (APEX, OFFSET))),
+    "onset_frame": _frame_kind(ONSET),
+    "apex_frame": _frame_kind(APEX),
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mer import paths
+from mer.errors import ConfigError
 from mer.training.inputs import input_kind, input_names
 
 # experiments.<name>.resources defaults: a shallow network on one CPU thread; gpu 0 so a
@@ -35,3 +36,17 @@ def input_files(experiment: dict[str, Any], subjects: Mapping[str, list[str]]) -
 def job_resources(experiment: dict[str, Any]) -> dict[str, int]:
     """mem_mb, runtime (minutes) and gpu of a training job: the defaults overridden by params."""
     return {**DEFAULT_RESOURCES, **experiment.get("resources", {})}
+
+
+def check_keyframes_choice(name: str, experiment: dict[str, Any], mode: str) -> None:
+    """A per-experiment `keyframes` triple only reaches face-based inputs: flow caches were computed
+    at the global `keyframes.mode`, so asking flow inputs for another triple is refused."""
+    choice = experiment.get("keyframes")
+    if choice is None or choice == mode:
+        return
+    flows = [n for n in input_names(experiment) if input_kind(n).source == "flow"]
+    if flows:
+        raise ConfigError(
+            f"experiments.{name}.keyframes is {choice!r} but keyframes.mode is {mode!r}: the flow inputs "
+            f"{flows} were computed at keyframes.mode; per-experiment keyframes apply to face-based inputs only"
+        )

@@ -42,6 +42,8 @@ CHECKPOINT = "checkpoint.pt"
 PREDICTIONS = "predictions.csv"
 LOG = "log.json"
 PREDICT_BATCH = 256
+# experiments.<name>.optimizer: Adam's weight decay is an L2 term in the gradient, AdamW's is decoupled.
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 # Keys of an experiment that do not change what one epoch does; a checkpoint survives them.
 BUDGET_KEYS = ("epochs", "seeds")
 
@@ -105,7 +107,7 @@ def train_fold(
         weights = method.load_pretrained(model, experiment["pretrained"]) if experiment.get("pretrained") else None
         fingerprint["pretrained_sha256"] = weights["sha256"] if weights else None
         model = model.to(dev)
-        optimizer = torch.optim.Adam(
+        optimizer = OPTIMIZERS[experiment.get("optimizer", "adam")](
             method.parameters(model), lr=experiment["lr"], weight_decay=experiment["weight_decay"]
         )
         generator = shuffle_generator(seed)
@@ -124,6 +126,8 @@ def train_fold(
         )
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
+            for group in optimizer.param_groups:  # exponential decay per epoch, a function of the epoch alone
+                group["lr"] = experiment["lr"] * experiment.get("lr_decay", 1.0) ** (epoch - 1)
             loss = _train_epoch(method, model, keys, loader, optimizer, dev)
             entry = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started}
             if inner:

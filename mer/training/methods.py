@@ -100,6 +100,8 @@ def list_methods() -> list[str]:
 
 def create_method(experiment: dict[str, Any]) -> Method:
     """The experiment's method (default `supervised`) built with its `method_kwargs`."""
+    import mer.methods  # noqa: F401  (registers the papers' methods; local: they import this module)
+
     name = experiment.get("method", "supervised")
     try:
         cls = _METHODS[name]
