@@ -91,7 +91,7 @@ def synth(
     from mer import synth as synth_mod
 
     params = config.load(params_file, {"synth": {"size": size}} if size else None)
-    target = out_dir or _dataset(params, dataset).root
+    target = out_dir or (Path(paths.MACRO_CORPUS) if dataset == "macro" else _dataset(params, dataset).root)
     synth_mod.generate(dataset, params, target)
     out.print(f"synthetic {dataset} written to {target}")
 
@@ -293,6 +293,7 @@ def train(
     """Train one fold with a fixed epoch budget, then predict its test subjects once."""
     from mer import protocols
     from mer.training import InputSources, train_fold
+    from mer.training.jobs import check_keyframes_choice
 
     params = config.load(params_file)
     exp = _experiment(params, experiment)
@@ -300,7 +301,9 @@ def train(
         flow=lambda dataset, subject: paths.fill(paths.FLOW, dataset=dataset, subject=subject),
         faces=lambda dataset, subject: paths.fill(paths.FACES, dataset=dataset, subject=subject),
         keyframes=lambda dataset: paths.fill(paths.KEYFRAMES, dataset=dataset),
+        triple=exp.get("keyframes"),
     )
+    check_keyframes_choice(experiment, exp, params["keyframes"]["mode"])
     train_fold(
         _experiment_manifest(params, exp),
         protocols.read_folds(paths.fill(paths.FOLDS, experiment=experiment)),
@@ -311,6 +314,30 @@ def train(
         paths.fill(paths.FOLD_DIR, experiment=experiment, seed=seed, fold=fold),
         threads=threads,
     )
+
+
+@app.command()
+@reports_errors
+def pretrain(
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="A pretrain.variants entry (e.g. a δ range); default: none.")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Weights file (default results/pretrained/ma2mi[-<variant>].pt).")
+    ] = None,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+) -> None:
+    """MA2MI pre-training of MIACNet's encoder on macro-expression videos; writes the weights and a JSON sidecar."""
+    from mer.pretraining import ma2mi
+
+    params = config.load(params_file)
+    section = ma2mi.settings(params, variant)
+    target = out_file or ma2mi.output_path(variant)
+    record = ma2mi.pretrain(section, ma2mi.data_root(section), target, params["crop"], threads=threads)
+    losses = ", ".join(f"{entry['loss']:.4f}" for entry in record["epochs"])
+    summary = f"{record['data']['used_videos']} videos → {target} (sha256 {record['sha256'][:12]}; losses {losses})"
+    out.print(summary, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -327,6 +354,29 @@ def evaluate(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS)
     run_dir = paths.fill(paths.RUN_DIR, experiment=experiment)
     metrics = evaluate_experiment(run_dir, classes, seeds=exp["seeds"])
     atomic.write_json(paths.fill(paths.METRICS, experiment=experiment), metrics)
+
+
+@app.command()
+@reports_errors
+def incremental(
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark from params.yaml `incremental`.")],
+    learner: Annotated[str, typer.Option("--learner", "-l", help="Learner of the benchmark, e.g. ranpac.")],
+    backbone: Annotated[str, typer.Option("--backbone", help="Backbone label of the benchmark, e.g. vit.")],
+    protocol: Annotated[str, typer.Option("--protocol", help="Protocol of the benchmark: slcv or ilcv.")],
+    fold: Annotated[int, typer.Option("--fold", "-f", help="Fold index 0..K-1, bound across sessions.")],
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """One incremental trial: learn the sessions in order, test every seen session after each one."""
+    from mer.incremental.plan import Trial
+    from mer.incremental.runner import run_from_params
+
+    target = Path(Trial(benchmark, protocol, backbone, learner, fold).path)
+    params = config.load(params_file)
+    result = run_from_params(params, benchmark, learner, backbone, protocol, fold, target, threads=threads)
+    metrics = result["metrics"]
+    summary = f"A_T {metrics['last_accuracy']:.4f}, Ā {metrics['avg_incremental_accuracy']:.4f}"
+    out.print(f"{summary} → {target}", markup=False)
 
 
 @app.command()
@@ -394,12 +444,21 @@ def bench_keyframes(
     repeats: Annotated[int, typer.Option("--repeats", help="Annotation draws per clip and noise level.")] = 20,
     subjects: Annotated[int, typer.Option("--subjects", help="Synthetic subjects.")] = 4,
     clips: Annotated[int, typer.Option("--clips", help="Clips per subject.")] = 6,
+    nuisance: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--nuisance",
+            help="DRIFT,FLICKER,NOISE factors on params.yaml's synth nuisance, one corpus each (repeatable; "
+            "default: 1,1,1 0.25,0.25,0.25 0,0,0 1,0,0 0,1,0 0,0,1).",
+        ),
+    ] = None,
 ) -> None:
-    """Apex error of annotated vs reselected vs spotted keyframes over annotation noise × λ (ground truth)."""
+    """Apex error of annotated vs reselected vs spotted keyframes over nuisance × annotation noise × λ."""
     from mer import atomic
-    from mer.bench.keyframes import Grid, markdown, run
+    from mer.bench.keyframes import DEFAULT_NUISANCE, Grid, Nuisance, markdown, run
 
-    grid = Grid(repeats=repeats, subjects=subjects, clips_per_subject=clips)
+    levels = tuple(Nuisance.parse(text) for text in nuisance) if nuisance else DEFAULT_NUISANCE
+    grid = Grid(nuisance=levels, repeats=repeats, subjects=subjects, clips_per_subject=clips)
     result = run(config.load(params_file), grid, work)
     atomic.write_json(out_dir / "keyframes.json", result)
     table = markdown(result)
