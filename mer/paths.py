@@ -32,6 +32,8 @@ ABLATION_TABLE = "results/tables/ablations/{ablation}.{ext}"
 # The synthetic macro-expression corpus of MA2MI pre-training (`mer synth -d macro`); outside
 # data/synthetic so that DVC's pretrain stage owns it, not the preprocess stage.
 MACRO_CORPUS = "data/pretrain/macro"
+PRETRAINED = "results/pretrained/ma2mi.pt"  # MA2MI encoder weights (+ .json sidecar)
+PRETRAINED_VARIANT = "results/pretrained/ma2mi-{variant}.pt"
 FIGURE = "results/figures/{experiment}/{figure}.png"
 SUMMARY = "results/metrics.json"
 

@@ -7,5 +7,5 @@ imports: the workflow reads its path templates while parsing.
 """
 
 MACRO_DATASET = "macro"  # the `mer synth` preset name; its corpus lives at paths.MACRO_CORPUS
-OUTPUT = "results/pretrained/ma2mi.pt"
-VARIANT_OUTPUT = "results/pretrained/ma2mi-{variant}.pt"
+from mer.paths import PRETRAINED as OUTPUT
+from mer.paths import PRETRAINED_VARIANT as VARIANT_OUTPUT

@@ -62,3 +62,24 @@ def ablation_metrics(ablation):
 
 def tables():
     return [paths.TABLE_MD, paths.TABLE_CSV, paths.SUMMARY]
+
+
+# MA2MI pre-training (rules/pretrain.smk)
+
+
+def pretrain_section(variant=None):
+    section = {k: v for k, v in config.get("pretrain", {}).items() if k != "variants"}
+    if variant is not None:
+        section = mer_config.deep_merge(section, config["pretrain"]["variants"][variant])
+    return section
+
+
+def pretrain_data(variant=None):
+    root = pretrain_section(variant)["root"]
+    return paths.MACRO_CORPUS if root == mer_config.SYNTHETIC_ROOT else root
+
+
+def pretrained_files():
+    if "pretrain" not in config:
+        return []
+    return [paths.PRETRAINED, *(paths.PRETRAINED_VARIANT.format(variant=v) for v in config["pretrain"].get("variants", {}))]

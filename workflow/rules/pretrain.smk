@@ -1,33 +1,9 @@
 # MA2MI pre-training on macro-expression videos (docs/method-ma2mi.md): the synthetic macro
 # corpus when `pretrain.root` is `synthetic`, then the encoder weights an experiment's
 # `pretrained:` names (train jobs list that file as an input, so it is made first).
-from mer import config as mer_config
-from mer.pretraining import OUTPUT, VARIANT_OUTPUT
-
-MACRO_ROOT = paths.MACRO_CORPUS
-
-
-def pretrain_section(variant=None):
-    section = {k: v for k, v in config.get("pretrain", {}).items() if k != "variants"}
-    if variant is not None:
-        section = mer_config.deep_merge(section, config["pretrain"]["variants"][variant])
-    return section
-
-
-def pretrain_data(variant=None):
-    root = pretrain_section(variant)["root"]
-    return MACRO_ROOT if root == mer_config.SYNTHETIC_ROOT else root
-
-
-def pretrained_files():
-    if "pretrain" not in config:
-        return []
-    return [OUTPUT, *(VARIANT_OUTPUT.format(variant=v) for v in config["pretrain"].get("variants", {}))]
-
-
 rule synth_macro:
     output:
-        directory(MACRO_ROOT),
+        directory(paths.MACRO_CORPUS),
     params:
         file=PARAMS_FILE,
         synth=config["synth"],
@@ -44,8 +20,8 @@ rule pretrain:
     input:
         lambda wc: pretrain_data(),
     output:
-        OUTPUT,
-        OUTPUT + ".json",
+        paths.PRETRAINED,
+        f"{paths.PRETRAINED}.json",
     params:
         file=PARAMS_FILE,
         pretrain=lambda wc: pretrain_section(),
@@ -63,8 +39,8 @@ rule pretrain_variant:
     input:
         lambda wc: pretrain_data(wc.variant),
     output:
-        VARIANT_OUTPUT,
-        VARIANT_OUTPUT + ".json",
+        paths.PRETRAINED_VARIANT,
+        f"{paths.PRETRAINED_VARIANT}.json",
     params:
         file=PARAMS_FILE,
         pretrain=lambda wc: pretrain_section(wc.variant),
