@@ -309,6 +309,24 @@ def test_reselect_matches_brute_force(dtype: type) -> None:
     assert moved > 10  # the windows were non-trivial
 
 
+@pytest.mark.parametrize("shift", [-6, -3, -1, 2, 5])
+def test_reselect_moves_a_misplaced_apex_towards_a_clean_peak(shift: int) -> None:
+    # Raised-cosine expression (0 at onset 4 and offset 44, 1 at apex 24) on a fixed pattern, no nuisance:
+    # ‖f_a − f_o‖ = |I(a) − I(o)|·‖pattern‖, so Eq. 2–4 pick the onset and the candidate nearest the truth.
+    numbers = np.arange(48)
+    level = np.where(
+        numbers <= 24, 0.5 - 0.5 * np.cos(np.pi * (numbers - 4) / 20), 0.5 + 0.5 * np.cos(np.pi * (numbers - 24) / 20)
+    )
+    level[(numbers <= 4) | (numbers >= 44)] = 0.0
+    pattern = np.random.default_rng(5).normal(0, 20, size=(6, 6, 3))
+    frames = 120 + level[:, None, None, None] * pattern
+    for lam in (0.05, 0.1, 0.2, 0.4):
+        result = reselect(frames, numbers, 4, 24 + shift, 44, lam, lam)
+        step = min(result.r_rise, abs(shift))
+        assert result.onset == 4
+        assert result.apex == 24 + shift - int(np.sign(shift)) * step
+
+
 def test_reselect_with_gaps_in_frame_numbers() -> None:
     rng = np.random.default_rng(3)
     numbers = np.array([0, 1, 2, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19, 20])
