@@ -386,12 +386,20 @@ def report(
     ablation: Annotated[
         str | None, typer.Option("--ablation", help="Only this ablation's table (params.yaml `ablations`).")
     ] = None,
+    imer: Annotated[
+        str | None, typer.Option("--imer", help="Only this incremental benchmark's tables (params.yaml `incremental`).")
+    ] = None,
 ) -> None:
     """Benchmark tables (Markdown + CSV) from saved metrics, with provenance; prints the table."""
-    from mer.report import build_ablation, build_report
+    from mer.report import build_ablation, build_imer_report, build_report
 
     params = config.load(params_file)
-    markdown = build_ablation(params, ablation) if ablation else build_report(params, params_file)
+    if ablation and imer:
+        raise config.ConfigError("--ablation and --imer each build one table; give one of them")
+    if imer:
+        markdown = build_imer_report(params, imer)
+    else:
+        markdown = build_ablation(params, ablation) if ablation else build_report(params, params_file)
     out.print(markdown, highlight=False, markup=False)
 
 
