@@ -14,7 +14,7 @@ Labels come in two granularities (reference/incremental.md §3, §6):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,8 @@ class Learner(ABC):
     def __init__(self, config: LearnerConfig, labels: LabelSpace) -> None:
         self.config = config
         self.labels = labels
+        self.memory: Sized = ()  # the exemplar memory, if the learner keeps one
+        self.weights: dict[str, Any] | None = None  # the local pretrained file's record
 
     @abstractmethod
     def learn(self, session: SessionData) -> None:
@@ -84,7 +86,7 @@ class Learner(ABC):
 
     def memory_size(self) -> int:
         """Exemplars currently held (reported beside every result)."""
-        return 0
+        return len(self.memory)
 
     def parameter_counts(self) -> dict[str, int]:
         """{"total": …, "trainable": …} after the latest session (DER's growth becomes visible)."""
@@ -92,7 +94,7 @@ class Learner(ABC):
 
     def weights_record(self) -> dict[str, Any] | None:
         """The local pretrained file's {file, sha256, …}, or None for random weights."""
-        return None
+        return self.weights
 
 
 _LEARNERS: dict[str, type[Learner]] = {}

@@ -506,12 +506,6 @@ class PromptLearner(Learner):
         """Head logits on the test-time prompted features, remapped to global emotions (-inf where unseen)."""
         return predict(lambda xb: self.head.to_global(self.head(self.test_features(xb))), x, self.device)
 
-    def memory_size(self) -> int:
-        return len(self.memory)
-
     def parameter_counts(self) -> dict[str, int]:
         """The frozen backbone (counted once: it is also the query function), prompts, keys and head."""
         return parameter_counts(self.backbone, self.prompts, self.head)
-
-    def weights_record(self) -> dict[str, Any] | None:
-        return self.weights

@@ -107,12 +107,6 @@ class DER(Learner):
         """Head logits over concatenated features, remapped to global emotions (-inf where unseen)."""
         return predict(lambda xb: self.head.to_global(self.head(self.features(xb))), x, self.device)
 
-    def memory_size(self) -> int:
-        return len(self.memory)
-
     def parameter_counts(self) -> dict[str, int]:
         """All extractors (growing by one per session) and the head; only the newest extractor trains."""
         return parameter_counts(self.extractors, self.head)
-
-    def weights_record(self) -> dict[str, Any] | None:
-        return self.weights

@@ -217,13 +217,6 @@ class FOSTER(Learner):
         """The single-backbone model's logits, remapped to global emotions (-inf where unseen)."""
         return predict(lambda xb: self.head.to_global(self.head(self.backbone(xb))), x, self.device)
 
-    def memory_size(self) -> int:
-        return len(self.memory)
-
     def parameter_counts(self) -> dict[str, int]:
         """One backbone and one head after every session (compression keeps the size constant)."""
         return parameter_counts(self.backbone, self.head)
-
-    def weights_record(self) -> dict[str, Any] | None:
-        return self.weights
-

@@ -171,13 +171,7 @@ class RanPAC(Learner):
         """Ridge logits on projected features, remapped to global emotions (-inf where unseen)."""
         return self.head.to_global(self._logits(self._projected(x)).float()).cpu()
 
-    def memory_size(self) -> int:
-        return len(self.memory)
-
     def parameter_counts(self) -> dict[str, int]:
         """Backbone, W_rand and ridge weights; "trainable" counts gradient-trained ones (0 after phase 1)."""
         counts = parameter_counts(self.backbone)
         return {"total": counts["total"] + self.w_rand.numel() + self.w.numel(), "trainable": counts["trainable"]}
-
-    def weights_record(self) -> dict[str, Any] | None:
-        return self.weights
