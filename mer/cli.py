@@ -239,6 +239,18 @@ def qc(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) 
     out.print(f"QC report → {paths.fill(paths.QC_REPORT, dataset=dataset)}", markup=False)
 
 
+@app.command("qc-flow")
+@reports_errors
+def qc_flow(dataset: DatasetOpt = "casme2", params_file: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Flow QC figure: rise and fall flow of a few clips in the Middlebury colour code, with the wheel legend."""
+    from mer.qc.flow import build_flow_qc
+
+    _dataset(config.load(params_file), dataset)
+    target = paths.fill(paths.QC_FLOW_FIGURE, dataset=dataset)
+    radius = build_flow_qc(dataset, _keyframes(dataset), paths.fill(paths.FLOW_DIR, dataset=dataset), target)
+    out.print(f"flow QC figure → {target} (full saturation at {radius:.2f} px)", markup=False)
+
+
 @app.command()
 @reports_errors
 def flow(

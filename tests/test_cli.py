@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from mer.cli import app
 
-VERBS = ["synth", "validate", "manifest", "crop", "keyframes", "flow", "folds", "train", "evaluate", "report", "qc", "pipeline", "doctor", "pretrain"]
+VERBS = ["synth", "validate", "manifest", "crop", "keyframes", "flow", "folds", "train", "evaluate", "report", "qc", "pipeline", "doctor", "pretrain", "qc-flow"]
 runner = CliRunner()
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mer import h5
-from mer.errors import InputDataError
+from mer.errors import ConfigError, InputDataError
 from mer.flow import backends
 from mer.flow.cache import flow_subject, load_flow, middle_frames
 from mer.flow.opencv import create_tvl1, tvl1_opencv
@@ -93,6 +93,12 @@ def test_tvl1_is_deterministic_and_restores_thread_count() -> None:
     np.testing.assert_array_equal(first, second)
 
 
+def test_opencv_rejects_the_ipol_variant() -> None:
+    with pytest.raises(ConfigError, match="torch backend"):
+        create_tvl1({**TVL1, "variant": "ipol"})
+    assert create_tvl1({**TVL1, "variant": "opencv"}).getScalesNumber() == 5
+
+
 def test_tvl1_rejects_non_uint8_or_mismatched_frames() -> None:
     with pytest.raises(ValueError, match="uint8"):
         tvl1_opencv(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.uint8), TVL1)
@@ -108,6 +114,7 @@ def test_backend_registry() -> None:
     assert backends.get("torch").label.startswith("mer ")
     assert backends.choose("torch", "cpu", TVL1) == ("torch", "cpu")
     assert backends.choose("auto", "cpu", TVL1) == ("opencv", "cpu")
+    assert backends.choose("auto", "cpu", {**TVL1, "variant": "ipol"}) == ("torch", "cpu")
     with pytest.raises(ValueError, match="opencv"):
         backends.get("nope")
 

@@ -59,3 +59,36 @@ def test_qc_missing_faces_names_the_subject(tmp_path: Path) -> None:
     (tmp_path / "sub02.h5").unlink()
     with pytest.raises(InputDataError, match="subject=sub02"):
         build_qc("casme2", table, tmp_path, tmp_path / "qc")
+
+
+def write_flow_caches(root: Path) -> pd.DataFrame:
+    """Flow caches for 2 subjects × 4 clips: rise = a uniform (k, 0) px flow, fall its reverse."""
+    rows = [("sub01", f"EP{k:02d}") for k in range(1, 5)] + [("sub02", f"EP{k:02d}") for k in range(1, 5)]
+    table = pd.DataFrame(rows, columns=["subject", "clip"]).assign(dataset="casme2")
+    for subject, clips in table.groupby("subject"):
+        with h5.open_for_write(root / f"{subject}.h5") as f:
+            for k, clip in enumerate(clips["clip"], start=1):
+                group = h5.create_group(f, clip)
+                rise = np.zeros((3, 8, 8), np.float32)
+                rise[0] = k
+                h5.create_dataset(group, "rise", rise)
+                h5.create_dataset(group, "fall", -rise)
+    return table
+
+
+def test_flow_qc_figure_shared_scale_and_rerun(tmp_path: Path) -> None:
+    from mer.qc.flow import build_flow_qc, pick_clips
+
+    table = write_flow_caches(tmp_path)
+    chosen = pick_clips(table, 3)
+    assert [f"{r.subject}/{r.clip}" for r in chosen.itertuples()] == ["sub01/EP01", "sub02/EP01", "sub02/EP04"]
+    assert len(pick_clips(table, 20)) == 8
+    radius = build_flow_qc("casme2", table, tmp_path, tmp_path / "qc" / "flow.png", count=3)
+    assert radius == 4.0  # the largest shown magnitude (sub02/EP04: 4 px)
+    first = (tmp_path / "qc" / "flow.png").read_bytes()
+    assert first.startswith(b"\x89PNG")
+    build_flow_qc("casme2", table, tmp_path, tmp_path / "qc" / "flow.png", count=3)
+    assert (tmp_path / "qc" / "flow.png").read_bytes() == first
+    (tmp_path / "sub02.h5").unlink()
+    with pytest.raises(InputDataError, match="subject=sub02"):
+        build_flow_qc("casme2", table, tmp_path, tmp_path / "qc" / "flow.png", count=3)

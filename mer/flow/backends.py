@@ -63,11 +63,14 @@ def choose(name: str, device: str, params: dict[str, Any]) -> tuple[str, str]:
     auto device: cuda when available, else cpu. auto backend: torch on cuda, opencv on cpu
     (OpenCV measured faster than the eager torch engine on the CPU); the choice is logged.
     `params` (flow.tvl1) with gamma > 0, which the torch engine does not implement, also
-    send auto to OpenCV.
+    send auto to OpenCV; a `variant` other than opencv (IPOL), which OpenCV does not
+    implement, sends auto to torch on any device.
     """
     resolved_device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     if name != "auto":
         return name, resolved_device
-    chosen = "torch" if resolved_device != "cpu" and float(params.get("gamma", 0.0)) == 0.0 else "opencv"
+    opencv_only = float(params.get("gamma", 0.0)) != 0.0
+    torch_only = params.get("variant", "opencv") != "opencv"  # OpenCV does not implement IPOL's scheme
+    chosen = "torch" if torch_only or (resolved_device != "cpu" and not opencv_only) else "opencv"
     log.info("flow.backend auto -> %s on %s", chosen, resolved_device)
     return chosen, resolved_device if chosen == "torch" else "cpu"

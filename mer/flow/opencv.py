@@ -17,6 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mer.errors import ConfigError
+
 LABEL = f"opencv-contrib {metadata.version('opencv-contrib-python-headless')} DualTVL1"
 
 
@@ -24,7 +26,14 @@ def create_tvl1(params: dict[str, Any]) -> cv2.optflow.DualTVL1OpticalFlow:
     """A DualTVL1 solver with every parameter taken from `params` (the flow.tvl1 section).
 
     The C++/Python keyword for the inner iterations is spelt `innnerIterations` (three n's).
+    OpenCV implements only its own discretisation: a `variant` other than 'opencv' (the IPOL
+    one, `mer.flow.tvl1.VARIANTS`) is a ConfigError rather than a silently different flow.
     """
+    variant = params.get("variant", "opencv")
+    if variant != "opencv":
+        raise ConfigError(
+            f"flow.tvl1.variant {variant!r} is implemented by the torch backend only (flow.backend: torch)"
+        )
     return cv2.optflow.DualTVL1OpticalFlow_create(
         tau=float(params["tau"]),
         lambda_=float(params["lambda_"]),

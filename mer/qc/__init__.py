@@ -1,4 +1,4 @@
-"""Quality control of preprocessing: crops, detection fallbacks, keyframe moves, motion curves."""
+"""Quality control: preprocessing (crops, fallbacks, keyframe moves, motion curves); flow colours in `mer.qc.flow`."""
 
 from mer.qc.report import build_qc
 

@@ -78,3 +78,26 @@ def motion_curves(curves: list[tuple[str, np.ndarray, np.ndarray, dict[str, int]
     figure.legend(handles=handles, loc="lower right", fontsize=7, ncol=3)
     figure.tight_layout(pad=0.2, rect=(0, 0.03 if rows > 1 else 0.12, 1, 1))
     _save(figure, path)
+
+
+def flow_grid(rows: list[tuple[str, np.ndarray, np.ndarray]], legend: np.ndarray, title: str, path: Path) -> None:
+    """One row per clip: rise and fall flow as uint8 RGB colour images, and the colour-wheel legend."""
+    figure, axes = plt.subplots(
+        len(rows),
+        3,
+        figsize=(4.2, 1.5 * len(rows) + 0.3),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 1, 0.8]},
+        layout="constrained",
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (label, rise, fall) in zip(axes, rows, strict=True):
+        row[0].imshow(rise, interpolation="nearest")
+        row[1].imshow(fall, interpolation="nearest")
+        row[0].set_title(f"{label} rise", fontsize=6)
+        row[1].set_title(f"{label} fall", fontsize=6)
+    axes[0, 2].imshow(legend, interpolation="nearest")
+    axes[0, 2].set_title("direction (+x right, +y down)", fontsize=5)
+    figure.suptitle(title, fontsize=6)
+    _save(figure, path, dpi=100)

@@ -60,6 +60,10 @@ def ablation_metrics(ablation):
     return [paths.METRICS.format(experiment=e) for e in PLAN.ablations[ablation]]
 
 
+def flow_qc_figures():
+    return [paths.QC_FLOW_FIGURE.format(dataset=d) for d in PLAN.datasets]
+
+
 def tables():
     return [paths.TABLE_MD, paths.TABLE_CSV, paths.SUMMARY]
 
@@ -80,6 +84,9 @@ def pretrain_data(variant=None):
 
 
 def pretrained_files():
+    """The pre-trained weights the benchmark experiments name (ablations make theirs on demand)."""
     if "pretrain" not in config:
         return []
-    return [paths.PRETRAINED, *(paths.PRETRAINED_VARIANT.format(variant=v) for v in config["pretrain"].get("variants", {}))]
+    made = [paths.PRETRAINED, *(paths.PRETRAINED_VARIANT.format(variant=v) for v in config["pretrain"].get("variants", {}))]
+    named = {PLAN.experiments[e].get("pretrained") for e in PLAN.benchmark}
+    return [f for f in made if f in named]

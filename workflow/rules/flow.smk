@@ -23,3 +23,20 @@ rule flow:
 rule flow_all:
     input:
         all_flows(),
+
+
+# The flow colour figure of a dataset (the `qc` rule runs before any flow exists).
+rule flow_qc:
+    input:
+        keyframes=paths.KEYFRAMES,
+        flows=lambda wc: flows_of([wc.dataset]),
+    output:
+        report(paths.QC_FLOW_FIGURE, caption="../report/flow_qc.rst", category="Preprocessing QC"),
+    params:
+        file=PARAMS_FILE,
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/qc/{dataset}.flow.log",
+    shell:
+        "python -m mer qc-flow -d {wildcards.dataset} -p {params.file} > {log} 2>&1"
