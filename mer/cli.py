@@ -206,10 +206,20 @@ def crop(
     spec = _dataset(params, dataset)
     rows = datasets.read_manifest(paths.fill(paths.MANIFEST, dataset=dataset))
     rows = rows[rows["subject"] == subject]
-    if rows.empty:
-        raise config.ConfigError(f"subject {subject!r} has no samples in the {dataset} manifest")
+    target = paths.fill(paths.FACES, dataset=dataset, subject=subject)
+    if rows.empty:  # the label scheme keeps none of this subject's samples: an empty, labelled file
+        from mer import h5, synth
+
+        known = synth.planned_subjects(dataset, params) if spec.synthetic else datasets.list_subjects(spec)
+        if subject not in known:
+            raise config.ConfigError(f"subject {subject!r} is not in the {dataset} corpus")
+        with h5.open_for_write(target) as faces:
+            faces.attrs["dataset"], faces.attrs["subject"] = dataset, subject
+            faces.attrs["note"] = f"no samples of this subject under scheme {spec.scheme}"
+        out.print(f"{dataset}/{subject}: no sample under scheme {spec.scheme}; empty faces file", markup=False)
+        return
     info = datasets.get(dataset)
-    crop_subject(rows, spec.root, info.frame_regex, params["crop"], paths.fill(paths.FACES, dataset=dataset, subject=subject))
+    crop_subject(rows, spec.root, info.frame_regex, params["crop"], target)
 
 
 @app.command()

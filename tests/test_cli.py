@@ -48,3 +48,23 @@ def test_error_location_survives_console_markup(monkeypatch: pytest.MonkeyPatch)
         failing()
     assert getattr(excinfo.value, "exit_code", None) == 2
     assert "[dataset=casme2 subject=sub01 clip=EP02_01f frame=50] frame missing" in captured.get()
+
+
+def test_crop_of_a_subject_the_scheme_empties_writes_an_empty_file(tmp_path: Path, repo: Path, monkeypatch) -> None:
+    # The SAMM small twin's subject 036 carries only emotions outside samm_5class; the workflow
+    # still plans it (subjects are known before the manifest), so its crop must not fail.
+    import h5py
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["datasets"] = {"samm": {"root": "synthetic", "annotation": None, "scheme": "samm_5class"}}
+    params["experiments"]["casme2_loso_ststnet"]["datasets"] = ["samm"]
+    params.pop("ablations")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    for args in (["synth", "-d", "samm"], ["manifest", "-d", "samm"], ["crop", "-d", "samm", "-s", "036"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "data/interim/samm/faces/036.h5") as faces:
+        assert list(faces) == [] and "samm_5class" in faces.attrs["note"]
+    result = runner.invoke(app, ["crop", "-d", "samm", "-s", "999"])
+    assert result.exit_code == 2 and "'999'" in result.output

@@ -69,10 +69,13 @@ def _mtcnn(thresholds: tuple[float, ...], min_face_size: int, device: str) -> An
 def detect_batch(images: list[np.ndarray], frames: list[int], crop: dict[str, Any]) -> list[Detection | None]:
     """The largest face (ties: most probable) MTCNN finds in each (H, W, 3) uint8 RGB image, or None.
 
-    All images go through the detector in one batch and must share one size.
+    All images go through the detector in one batch and must share one size. Images whose
+    shorter side is below `crop.min_face_size` cannot hold a face MTCNN looks for (its image
+    pyramid would be empty and facenet-pytorch would fail on it): they give None, so the
+    caller's fallbacks or its InputDataError apply.
     """
-    if not images:
-        return []
+    if not images or min(images[0].shape[:2]) < int(crop["min_face_size"]):
+        return [None] * len(images)
     thresholds = tuple(float(t) for t in crop["thresholds"])
     detector = _mtcnn(thresholds, int(crop["min_face_size"]), resolve_device(crop["device"]))
     batch_boxes, batch_probs, batch_points = detector.detect(list(images), landmarks=True)
@@ -229,9 +232,12 @@ def _with_fallbacks(
         notes.append(f"previous_box:{previous[0]}")
         return previous[1], ";".join(notes)
     if detection is None:
+        height, width = clip.image.shape[:2]
+        small = f"; the {width}x{height} frame is smaller than crop.min_face_size {crop['min_face_size']}"
         raise InputDataError(
             f"MTCNN found no face on the reference frame or within ±{NEIGHBOUR_RADIUS} frames of it, "
-            "and no earlier clip of the subject has a box",
+            "and no earlier clip of the subject has a box"
+            + (small if min(height, width) < int(crop["min_face_size"]) else ""),
             **clip.where,
             frame=clip.reference,
         )

@@ -38,7 +38,7 @@ def _twin(name: str) -> Preset:
     """A layout twin as a preset; its size is `synth.size` (default `small`)."""
     return Preset(
         subjects=lambda synth: twins.twin_subjects(name, synth.get("size", "small")),
-        write=lambda synth, root: twins.write_twin(name, synth.get("size", "small"), root, synth["seed"]),
+        write=lambda synth, root: twins.write_twin(name, synth.get("size", "small"), root, synth["seed"], synth),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mer.synth.coding import write_coding
-from mer.synth.twins.engine import Quirk, Size, TwinRow, TwinSpec, lead, write_frames
+from mer.synth.twins.engine import Frames, Quirk, Size, TwinRow, TwinSpec, lead, write_frames
 
 RAW_DIR = "CASME2_RAW_selected"
 CODING_FILE = "CASME2-coding-synthetic.xlsx"
@@ -33,12 +33,12 @@ def clip_name(subject: str, k: int) -> str:
     return f"EP{k % 19 + 1:02d}_{k // 19 + 1:02d}" + ("f" if k % 2 else "")
 
 
-def write(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """The coding sheet (2014 columns) and img{N}.jpg frames under CASME2_RAW_selected."""
     lines = []
     for row in rows:
         subject = size.subjects[row.subject]
-        write_frames(root / RAW_DIR / subject / row.clip, lead(row), "img{}.jpg".format, greyscale=False)
+        write_frames(frames, root / RAW_DIR / subject / row.clip, row, lead(row), "img{}.jpg".format, greyscale=False)
         lines.append((int(subject[3:]), row.clip, None, row.onset, row.apex, row.offset, None, "4", row.emotion))
     write_coding(root / CODING_FILE, lines)
 

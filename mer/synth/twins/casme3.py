@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mer.synth.coding import write_workbook
-from mer.synth.twins.engine import Size, TwinRow, TwinSpec, lead, write_frames
+from mer.synth.twins.engine import Frames, Size, TwinRow, TwinSpec, lead, write_frames
 
 VIDEOS = "abcdefghijklm"
 A_FILE = "cas(me)3_part_A_ME_label_JpgIndex_synthetic.xlsx"
@@ -33,13 +33,14 @@ A_SMALL = Size(
 LOWER_CASE_FOLDER = "spNO.2"  # written as spNo.2, as some copies are
 
 
-def write_a(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_a(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """Sheet `label`, frames part_A/<subject>/<video>/color/<N>.jpg, one damaged-image line."""
     lines: list[tuple[object, ...]] = [A_HEADER]
     for row in rows:
         subject = size.subjects[row.subject]
         folder = subject.replace("NO", "No") if subject == LOWER_CASE_FOLDER else subject
-        write_frames(root / "part_A" / folder / row.clip / "color", lead(row), "{}.jpg".format, greyscale=False)
+        clip_dir = root / "part_A" / folder / row.clip / "color"
+        write_frames(frames, clip_dir, row, lead(row), "{}.jpg".format, greyscale=False)
         lines.append((subject, row.clip, row.onset, row.apex, row.offset, "AU4", "I", row.emotion))
     write_workbook(root / A_FILE, [("label", lines)])
     first = rows[0]
@@ -73,12 +74,12 @@ C_FULL = Size(
 C_SMALL = Size(subjects=("1", "2", "3"), counts={"negative": 3, "surprise": 2, "others": 2, "positive": 2})
 
 
-def write_c(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_c(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """The part C ME sheet (no apex column) and frames part_C/<sub>/color/<N>.jpg."""
     lines: list[tuple[object, ...]] = [C_HEADER]
     for row in rows:
         subject = size.subjects[row.subject]
-        write_frames(root / "part_C" / subject / "color", lead(row), "{}.jpg".format, greyscale=False)
+        write_frames(frames, root / "part_C" / subject / "color", row, lead(row), "{}.jpg".format, greyscale=False)
         lines.append((subject, row.clip, row.onset, row.offset, "4,7", row.emotion))
     write_workbook(root / C_FILE, [("Sheet1", lines)])
 

@@ -5,8 +5,9 @@ dozen samples for tests), the subjects, how many samples carry each emotion (spe
 the corpus spells it), which subjects may carry only some emotions (so that scheme subject
 counts come out right, e.g. CASME II sub10 and sub18 have no MEGC sample) and fixed quirk
 rows (CASME II's apex "/"). `plan` deals the emotions to subjects deterministically;
-the corpus module writes the annotation file and frames in its own format. Frames are one
-small JPEG (RGB or greyscale) repeated, because these twins test ingestion, not vision.
+the corpus module writes the annotation file and frames in its own format. Frames come from
+a `Frames` source: by default one small JPEG (RGB or greyscale) repeated, because these
+twins test ingestion, not vision; `mer.synth.twin_faces` renders faces instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -69,8 +71,14 @@ class TwinSpec:
     anchors: tuple[str, ...]
     clip_name: Callable[[str, int], str]  # (subject, k-th clip of the subject) -> clip name
     first_frame: Callable[[int], int]  # k-th clip of the subject -> onset
-    write: Callable[[Size, list[TwinRow], Path], None]
+    write: Callable[[Size, list[TwinRow], Path, "Frames"], None]
     has_apex: bool = True
+
+
+class Frames(Protocol):
+    """The JPEG bytes of the given frame numbers of one twin sample (RGB or greyscale)."""
+
+    def __call__(self, row: TwinRow, numbers: Sequence[int], greyscale: bool) -> list[bytes]: ...
 
 
 def deal(size: Size, anchors: Sequence[str], seed: int, dataset: str) -> list[list[str]]:
@@ -136,11 +144,17 @@ def frame_bytes(greyscale: bool) -> bytes:
     return encoded.tobytes()
 
 
-def write_frames(folder: Path, numbers: Sequence[int], name: Callable[[int], str], greyscale: bool) -> None:
-    """Write placeholder frames `name(n)` for the given frame numbers into `folder`."""
+def placeholder_frames(row: TwinRow, numbers: Sequence[int], greyscale: bool) -> list[bytes]:
+    """`Frames` of layout-only twins: the placeholder frame for every number."""
+    return [frame_bytes(greyscale)] * len(numbers)
+
+
+def write_frames(
+    frames: Frames, folder: Path, row: TwinRow, numbers: Sequence[int], name: Callable[[int], str], greyscale: bool
+) -> None:
+    """Write the frames `name(n)` of sample `row` for the given frame numbers into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = frame_bytes(greyscale)
-    for number in numbers:
+    for number, data in zip(numbers, frames(row, numbers, greyscale), strict=True):
         (folder / name(number)).write_bytes(data)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mer.synth.coding import write_workbook
-from mer.synth.twins.engine import Size, TwinRow, TwinSpec, lead, write_frames
+from mer.synth.twins.engine import Frames, Size, TwinRow, TwinSpec, lead, write_frames
 
 
 def even(total: int, emotions: tuple[str, ...]) -> dict[str, int]:
@@ -24,7 +24,7 @@ SQ_FILE = "CAS(ME)^2code_final_synthetic.xlsx"
 SQ_MACRO = 300  # part B's macro-expressions, listed in the same sheet
 
 
-def write_sq(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_sq(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """Headerless rows (subject, video, onset, apex, offset, AU, emotion, type, self-report)
     with SQ_MACRO macro rows first; frames cropped/s<NN>/<video>/img<N>.jpg for the micro rows."""
     total = SQ_MACRO if len(rows) > 50 else 3
@@ -34,7 +34,8 @@ def write_sq(size: Size, rows: list[TwinRow], root: Path) -> None:
     ]
     for row in rows:
         number = int(size.subjects[row.subject][1:])
-        write_frames(root / "cropped" / f"s{number:02d}" / row.clip, lead(row), "img{}.jpg".format, greyscale=False)
+        clip_dir = root / "cropped" / f"s{number:02d}" / row.clip
+        write_frames(frames, clip_dir, row, lead(row), "img{}.jpg".format, greyscale=False)
         lines.append((number, row.clip, row.onset, row.apex, row.offset, "4", row.emotion, "micro-expression", ""))
     write_workbook(root / SQ_FILE, [("Sheet1", lines)])
 
@@ -58,12 +59,12 @@ MMEW_HEADER = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", 
                "Estimated Emotion", "remarks")  # fmt: skip
 
 
-def write_mmew(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_mmew(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """The MEB sheet and frames in emotion folders."""
     lines: list[tuple[object, ...]] = [MMEW_HEADER]
     for row in rows:
         folder = root / "Micro_Expression" / row.emotion / row.clip
-        write_frames(folder, lead(row), "{}.jpg".format, greyscale=False)
+        write_frames(frames, folder, row, lead(row), "{}.jpg".format, greyscale=False)
         lines.append((size.subjects[row.subject], row.clip, row.onset, row.apex, row.offset, "AU12", row.emotion, None))
     write_workbook(root / MMEW_FILE, [("Sheet1", lines)])
 
@@ -87,12 +88,12 @@ FDME_HEADER = ("sub_ID", "fold_name", "Emotion", "Onset", "Apex", "Offset", "AUs
                "Surprise", "Repression", "Others")  # fmt: skip
 
 
-def write_fdme(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_fdme(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """The release v1 sheet (as MEB reads it) and gray_micro/<sub>/<fold>/<N>.jpg frames."""
     lines: list[tuple[object, ...]] = [FDME_HEADER]
     for row in rows:
         subject = size.subjects[row.subject]
-        write_frames(root / "gray_micro" / subject / row.clip, lead(row), "{}.jpg".format, greyscale=True)
+        write_frames(frames, root / "gray_micro" / subject / row.clip, row, lead(row), "{}.jpg".format, greyscale=True)
         one_hot = tuple(int(row.emotion == emotion) for emotion in FDME_EMOTIONS)
         lines.append((subject, row.clip, row.emotion, row.onset, row.apex, row.offset, "AU4", *one_hot))
     write_workbook(root / FDME_FILE, [("Sheet1", lines)])
@@ -116,13 +117,13 @@ CASME_FILE = "casme_synthetic.xlsx"
 CASME_HEADER = ("Subject", "Filename", "OnsetF", "ApexF1", "ApexF2", "OffsetF", "Emotion")
 
 
-def write_casme(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write_casme(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """MEB's casme.xlsx columns (ApexF2 left empty) and Cropped/sub<NN>/<Filename>/ frames."""
     lines: list[tuple[object, ...]] = [CASME_HEADER]
     for row in rows:
         subject = size.subjects[row.subject]
         folder = root / "Cropped" / subject / row.clip
-        write_frames(folder, lead(row), f"reg_{row.clip}-{{}}.jpg".format, greyscale=False)
+        write_frames(frames, folder, row, lead(row), f"reg_{row.clip}-{{}}.jpg".format, greyscale=False)
         lines.append((int(subject[3:]), row.clip, row.onset, row.apex, None, row.offset, row.emotion))
     write_workbook(root / CASME_FILE, [("Sheet1", lines)])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mer.synth.coding import write_workbook
-from mer.synth.twins.engine import Quirk, Size, TwinRow, TwinSpec, lead, write_frames
+from mer.synth.twins.engine import Frames, Quirk, Size, TwinRow, TwinSpec, lead, write_frames
 
 FILE = "SAMM_Micro_FACS_Codes_synthetic.xlsx"
 HEADER = (
@@ -45,12 +45,13 @@ SMALL = Size(
 )
 
 
-def write(size: Size, rows: list[TwinRow], root: Path) -> None:
+def write(size: Size, rows: list[TwinRow], root: Path, frames: Frames) -> None:
     """Sheet MICRO_ONLY (preamble, header on line 14) and <NNN>_<N:05d>.jpg greyscale frames."""
     lines: list[tuple[object, ...]] = [*PREAMBLE, HEADER]
     for row in rows:
         subject = size.subjects[row.subject]
-        write_frames(root / "SAMM" / subject / row.clip, lead(row), f"{subject}_{{:05d}}.jpg".format, greyscale=True)
+        name = f"{subject}_{{:05d}}.jpg".format
+        write_frames(frames, root / "SAMM" / subject / row.clip, row, lead(row), name, greyscale=True)
         duration = row.offset - row.onset + 1
         lines.append((subject, row.clip, row.clip.split("_")[1], row.onset, row.apex, row.offset, duration,
                       "Micro - 1/2", "R12", row.emotion, "", None))  # fmt: skip
