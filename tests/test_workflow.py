@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.project import BIN, make_project
 from tests.project import run as _run
@@ -108,3 +109,50 @@ def test_slurm_profile_dry_run_submits_nothing(project: Path) -> None:
     # A dry run with the SLURM executor plans the jobs without calling any Slurm command.
     proc = _run([str(BIN / "snakemake"), "-n", "--forceall", "--workflow-profile", "profiles/slurm"], project)
     assert "train" in proc.stdout and "Nothing to be done" not in proc.stdout
+
+
+def test_an_ablation_target_runs_its_variants_and_builds_its_table(project: Path) -> None:
+    # Last in this module: it writes another params file (the tiny corpus, flow instances for
+    # Ra-ICL, one tiny ablation over the three methods) and runs only that ablation's target.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["flow"]["instances"] = "all"
+    params["ablations"] = {"tiny": TINY_ABLATION}
+    (project / "params" / "tiny-ablation.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run([str(BIN / "snakemake"), "ablation_tiny", "--workflow-profile", "profiles/ci",
+          "--configfile", "params/tiny-ablation.yaml"], project)  # fmt: skip
+    table = (project / "results/tables/ablations/tiny.md").read_text().splitlines()
+    assert table[0] == "| Variant | Method | Keyframes | casme2 UF1 | casme2 UAR | Seeds |"
+    rows = [line.split(" | ")[0].lstrip("| ") for line in table[2:6]]
+    assert rows == ["GAMDSSannotated", "GAMDSSreselected", "RaICL", "MIACNet"]
+    log = json.loads((project / "results/runs/tiny__GAMDSSannotated/seed0/fold-casme2-sub01/log.json").read_text())
+    assert log["experiment"]["keyframes"] == "annotated" and log["experiment"]["method"] == "gamdss"
+
+
+TINY_RMT = {"embed_dims": [8, 16, 16, 32], "depths": [1, 1, 1, 1], "num_heads": [2, 2, 2, 2], "projection": 32}
+TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_width": 8, "output_stride": 8}
+GAMDSS_KWARGS = {"backbone": "retention", "backbone_kwargs": TINY_RMT, "spatial_heads": 2}
+TINY_ABLATION = {
+    "title": "Tiny: the three methods",
+    "base": {
+        "datasets": ["casme2"], "protocol": "loso", "method": "gamdss", "model": "gamdss",
+        "input": ["rise_fall_diff", "onset_frame"], "input_size": 32, "epochs": 1, "batch_size": 8, "lr": 0.001,
+        "weight_decay": 0.0, "seeds": [0],
+    },
+    "columns": ["Method", "Keyframes"],
+    "variants": {
+        "GAMDSSannotated": {"set": {"keyframes": "annotated", "method_kwargs": GAMDSS_KWARGS},
+                            "describe": {"Method": "GAMDSS", "Keyframes": "annotated"}},
+        "GAMDSSreselected": {"set": {"keyframes": "reselected", "method_kwargs": GAMDSS_KWARGS},
+                             "describe": {"Method": "GAMDSS", "Keyframes": "reselected"}},
+        "RaICL": {
+            "set": {"method": "ra_icl", "model": "resnet18", "model_kwargs": TINY_RESNET, "input": "instance_flows",
+                    "method_kwargs": {"instances": 2, "dim": 16, "heads": 2}},
+            "describe": {"Method": "Ra-ICL"},
+        },
+        "MIACNet": {
+            "set": {"method": "miacnet", "model": "miacnet", "input": ["onset_frame", "rise_diff"],
+                    "model_kwargs": {"width": 8, "action_channels": 8}},
+            "describe": {"Method": "MIACNet (no pre-training)"},
+        },
+    },
+}  # fmt: skip
