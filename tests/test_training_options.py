@@ -218,6 +218,11 @@ def test_instance_flows_stack_the_cached_multi_instance_set(corpus) -> None:
     assert np.allclose(stacked[0, 3:].numpy(), second / np.abs(second).max(axis=(1, 2), keepdims=True), atol=1e-6)
     out = run(root, manifest, folds, "instances", input="instance_flows", input_size=16, epochs=1)
     assert (out / "predictions.csv").is_file()
+    with h5py.File(root / "flow" / f"{rows.iloc[0]['subject']}.h5", "a") as handle:  # an `all` cache: sizes differ
+        del handle[rows.iloc[0]["clip"]]["instances"]
+        handle[rows.iloc[0]["clip"]].create_dataset("instances", data=np.ones((3, 3, 16, 16), np.float32))
+    with pytest.raises(InputDataError, match=r"\[6, 9\] channels"):
+        load_inputs(rows, "instance_flows", 16, flow_paths(root))
 
 
 def test_experiment_keyframes_choose_the_triple_of_face_inputs(tmp_path) -> None:

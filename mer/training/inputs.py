@@ -93,10 +93,17 @@ def read_instances(path: Path, clip: str, dataset: str, subject: str) -> np.ndar
 
 def _instances_kind() -> InputKind:
     def read(rows: pd.DataFrame, sources: InputSources) -> list[np.ndarray]:
-        return [
+        arrays = [
             read_instances(Path(sources.flow(d, s)), c, d, s)
             for d, s, c in zip(rows["dataset"], rows["subject"], rows["clip"], strict=True)
         ]
+        sizes = sorted({len(array) for array in arrays})
+        if len(sizes) > 1:
+            raise InputDataError(
+                f"instance_flows stacks a fixed number of instances, but the cached sets hold {sizes} channels: "
+                "use flow.instances: N (an integer), or a method that samples its instances (ra_icl)"
+            )
+        return arrays
 
     return InputKind(source="flow", read=read)
 
