@@ -154,6 +154,6 @@ def test_params_schema_accepts_the_new_experiment_keys() -> None:
     config.validate({**params, "experiments": {"x": good}})
     for bad in ({"protocol": {"name": "loso"}}, {"protocol": "kfold"},
                 {"inner_validation": {"fraction": 1.5, "seed": 0}},
-                {"input": "apex_frame"}, {"resources": {"cpus": 2}}):
+                {"input": "farneback_flow"}, {"input": []}, {"resources": {"cpus": 2}}):
         with pytest.raises(ConfigError):
             config.validate({**params, "experiments": {"x": {**base, **bad}}})
