@@ -18,17 +18,13 @@ import torch
 from torch.nn import functional as F
 
 from mer.errors import ConfigError
-from mer.incremental.backbones import backbone_from_config
-from mer.incremental.heads import head_from_config
-from mer.incremental.learner import LabelSpace, Learner, LearnerConfig, SessionData, register_learner
-from mer.incremental.memory import memory_from_config
+from mer.incremental.learner import LabelSpace, LearnerConfig, SessionData, register_learner
+from mer.incremental.learners.base import BackboneHeadLearner
 from mer.incremental.training import (
     FIT_DEFAULTS,
     derive_seed,
     fit_epochs,
     fit_settings,
-    parameter_counts,
-    predict,
     read_settings,
     seeded,
     session_epochs,
@@ -39,23 +35,14 @@ CE_SCOPES = ("present", "all")
 
 
 @register_learner("finetune")
-class Finetune(Learner):
+class Finetune(BackboneHeadLearner):
     """Sequential fine-tuning of backbone and head with CE (see module doc for the CE scope)."""
 
     def __init__(self, config: LearnerConfig, labels: LabelSpace) -> None:
-        super().__init__(config, labels)
-        self.settings = read_settings(config, DEFAULTS, "finetune")
-        if self.settings["ce_scope"] not in CE_SCOPES:
-            raise ConfigError(f"finetune: ce_scope must be one of {CE_SCOPES}, got {self.settings['ce_scope']!r}")
-        self.device = torch.device(config.device)
-        with seeded(derive_seed(config.seed, "init")):
-            backbone = backbone_from_config(config)
-            self.head = head_from_config(config, labels, backbone.dim)
-        self.backbone = backbone.extractor.to(self.device).eval()
-        self.head.to(self.device)
-        self.weights = backbone.weights
-        self.memory = memory_from_config(config, self.settings["memory_policy"])
-        self.sessions = 0
+        settings = read_settings(config, DEFAULTS, "finetune")
+        if settings["ce_scope"] not in CE_SCOPES:
+            raise ConfigError(f"finetune: ce_scope must be one of {CE_SCOPES}, got {settings['ce_scope']!r}")
+        super().__init__(config, labels, settings)
 
     def learn(self, session: SessionData) -> None:
         """Grow the head and train everything on the session (and exemplars) with masked or full CE."""
@@ -83,13 +70,3 @@ class Finetune(Learner):
         )
         self.memory.update(session, self._features, derive_seed(self.config.seed, session.index, "memory"))
         self.sessions += 1
-
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return predict(self.backbone, x, self.device, self.config.batch_size)
-
-    def global_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Head logits remapped to global emotions (-inf where unseen)."""
-        return predict(lambda xb: self.head.to_global(self.head(self.backbone(xb))), x, self.device)
-
-    def parameter_counts(self) -> dict[str, int]:
-        return parameter_counts(self.backbone, self.head)

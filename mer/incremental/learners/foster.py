@@ -35,16 +35,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from mer.errors import ConfigError
-from mer.incremental.backbones import backbone_from_config
-from mer.incremental.heads import head_from_config
-from mer.incremental.learner import LabelSpace, Learner, LearnerConfig, SessionData, register_learner
-from mer.incremental.memory import memory_from_config
+from mer.incremental.learner import LabelSpace, LearnerConfig, SessionData, register_learner
+from mer.incremental.learners.base import BackboneHeadLearner
 from mer.incremental.training import (
     FIT_DEFAULTS,
     derive_seed,
     fit_epochs,
     fit_settings,
-    parameter_counts,
     predict,
     read_settings,
     seeded,
@@ -91,27 +88,17 @@ def balanced_kd_loss(
 
 
 @register_learner("foster")
-class FOSTER(Learner):
-    """Boosting a new backbone on the residual, then compressing back to one backbone."""
+class FOSTER(BackboneHeadLearner):
+    """Boosting a new backbone on the residual, then compressing back to one (scores and size: the base's)."""
 
     def __init__(self, config: LearnerConfig, labels: LabelSpace) -> None:
-        super().__init__(config, labels)
-        self.settings = read_settings(config, DEFAULTS, "foster")
+        settings = read_settings(config, DEFAULTS, "foster")
         for key in ("boosting_epochs", "compression_epochs"):
-            value = self.settings[key]
+            value = settings[key]
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise ConfigError(f"foster: {key} must be null or an integer >= 0, got {value!r}")
-        self.device = torch.device(config.device)
-        with seeded(derive_seed(config.seed, "init")):
-            backbone = backbone_from_config(config)
-            self.head = head_from_config(config, labels, backbone.dim)
-        self.dim = backbone.dim
-        self.backbone = backbone.extractor.to(self.device).eval()
-        self.head.to(self.device)
-        self.weights = backbone.weights
-        self.memory = memory_from_config(config, self.settings["memory_policy"])
+        super().__init__(config, labels, settings)
         self.counts: torch.Tensor | None = None  # samples per output in the latest boosting session
-        self.sessions = 0
 
     def learn(self, session: SessionData) -> None:
         """First session: CE. Later: boosting, then compression into a single-backbone student."""
@@ -209,14 +196,3 @@ class FOSTER(Learner):
             train=[student_backbone, student_head],
         )
         self.backbone, self.head = student_backbone, student_head
-
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return predict(self.backbone, x, self.device, self.config.batch_size)
-
-    def global_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """The single-backbone model's logits, remapped to global emotions (-inf where unseen)."""
-        return predict(lambda xb: self.head.to_global(self.head(self.backbone(xb))), x, self.device)
-
-    def parameter_counts(self) -> dict[str, int]:
-        """One backbone and one head after every session (compression keeps the size constant)."""
-        return parameter_counts(self.backbone, self.head)

@@ -30,17 +30,14 @@ import torch
 from torch.nn import functional as F
 
 from mer.errors import ConfigError, InputDataError
-from mer.incremental.backbones import backbone_from_config
-from mer.incremental.heads import head_from_config
-from mer.incremental.learner import LabelSpace, Learner, LearnerConfig, SessionData, register_learner
-from mer.incremental.memory import memory_from_config
+from mer.incremental.learner import LabelSpace, LearnerConfig, SessionData, register_learner
+from mer.incremental.learners.base import BackboneHeadLearner
 from mer.incremental.training import (
     FIT_DEFAULTS,
     derive_seed,
     fit_epochs,
     fit_settings,
     parameter_counts,
-    predict,
     read_settings,
     seeded,
 )
@@ -76,33 +73,24 @@ def select_ridge(h: torch.Tensor, y: torch.Tensor, ridges: list[float], fit_frac
 
 
 @register_learner("ranpac")
-class RanPAC(Learner):
+class RanPAC(BackboneHeadLearner):
     """Phase-1 adaptation, frozen backbone, random projection + ridge classifier (see module doc)."""
 
     def __init__(self, config: LearnerConfig, labels: LabelSpace) -> None:
-        super().__init__(config, labels)
-        self.settings = read_settings(config, DEFAULTS, "ranpac")
-        if self.settings["rp_head"] not in RP_HEADS:
-            raise ConfigError(f"ranpac: rp_head must be one of {RP_HEADS}, got {self.settings['rp_head']!r}")
-        if self.settings["M"] < 1 or not self.settings["ridges"] or not 0 < self.settings["fit_fraction"] < 1:
+        settings = read_settings(config, DEFAULTS, "ranpac")
+        if settings["rp_head"] not in RP_HEADS:
+            raise ConfigError(f"ranpac: rp_head must be one of {RP_HEADS}, got {settings['rp_head']!r}")
+        if settings["M"] < 1 or not settings["ridges"] or not 0 < settings["fit_fraction"] < 1:
             raise ConfigError("ranpac: M must be >= 1, ridges non-empty and 0 < fit_fraction < 1")
-        self.device = torch.device(config.device)
-        with seeded(derive_seed(config.seed, "init")):
-            backbone = backbone_from_config(config)
-            self.head = head_from_config(config, labels, backbone.dim)
-        self.backbone = backbone.extractor.to(self.device).eval()
-        self.head.to(self.device)
-        self.weights = backbone.weights
-        self.memory = memory_from_config(config, self.settings["memory_policy"])
+        super().__init__(config, labels, settings)
         m = self.settings["M"]
         generator = torch.Generator().manual_seed(derive_seed(config.seed, "W_rand"))
         # Drawn on the CPU (same values on every device); the linear algebra runs on the learner's device.
-        self.w_rand = torch.randn(backbone.dim, m, generator=generator, dtype=torch.float64).to(self.device)
+        self.w_rand = torch.randn(self.dim, m, generator=generator, dtype=torch.float64).to(self.device)
         self.g = torch.zeros(m, m, dtype=torch.float64, device=self.device)
         self.q = torch.zeros(m, 0, dtype=torch.float64, device=self.device)
         self.w = torch.zeros(m, 0, dtype=torch.float64, device=self.device)  # ridge weights: M × head outputs
         self.ridges: list[float] = []  # λ chosen per session
-        self.sessions = 0
 
     def learn(self, session: SessionData) -> None:
         """Phase 1 in the first session, then accumulate G, Q and re-solve the ridge head."""
@@ -154,9 +142,6 @@ class RanPAC(Learner):
             device=self.device,
             train=[self.backbone, self.head],
         )
-
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return predict(self.backbone, x, self.device, self.config.batch_size)
 
     def _projected(self, x: torch.Tensor) -> torch.Tensor:
         """h = ReLU(f·W_rand) in float64, on the learner's device."""
