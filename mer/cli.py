@@ -413,7 +413,8 @@ def report(
     ] = None,
 ) -> None:
     """Benchmark tables (Markdown + CSV) from saved metrics, with provenance; prints the table."""
-    from mer.report import build_ablation, build_imer_report, build_report
+    from mer.report import build_ablation, build_report
+    from mer.report.imer import build_imer_report
 
     params = config.load(params_file)
     if ablation and imer:

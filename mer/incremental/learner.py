@@ -16,11 +16,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from mer.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: the workflow reads LearnerConfig while parsing, without torch
+    import torch
 
 
 @dataclass(frozen=True)

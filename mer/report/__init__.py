@@ -1,7 +1,6 @@
 """Reporting: benchmark and group tables (Markdown, CSV, LaTeX) and figures, generated from stored metrics."""
 
 from mer.report.ablations import ablation_outputs
-from mer.report.imer import build_imer_report
 from mer.report.build import build_ablation, build_report, headline, report_groups, report_outputs
 from mer.report.latex import latex_table
 from mer.report.provenance import build_provenance, experiment_params_hash, file_sha256, git_commit
@@ -10,7 +9,6 @@ from mer.report.tables import benchmark_table, group_table, selection_label, wri
 __all__ = [
     "ablation_outputs",
     "build_ablation",
-    "build_imer_report",
     "benchmark_table",
     "build_provenance",
     "build_report",
