@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import timm
 import torch
 from timm.models import load_state_dict
 from torch import nn
 
 from mer.errors import ConfigError
 from mer.incremental.learner import LearnerConfig
+from mer.models import create_model
 from mer.models.pretrained import load_local_weights, save_weights
-
-# Builds a timm model: (num_classes, in_chans, input_size, **kwargs) -> nn.Module.
-BackboneBuilder = Callable[..., nn.Module]
-
 
 class Backbone(NamedTuple):
     """A feature extractor, its feature dimension and the local weights it was loaded from."""
@@ -44,40 +41,20 @@ class Backbone(NamedTuple):
     weights: dict[str, Any] | None  # {file, sha256, reinitialised, adapted, architecture} or None (random)
 
 
-_BACKBONES: dict[str, BackboneBuilder] = {}
-
-
-def register_backbone(name: str, architecture: str, *, sized: bool) -> None:
-    """Register timm `architecture` under `name`; `sized` transformers take `img_size=input_size`."""
-    if name in _BACKBONES:
-        raise ValueError(f"backbone {name!r} is already registered")
-
-    def build(*, num_classes: int, in_chans: int, input_size: int, **kwargs: Any) -> nn.Module:
-        size = {"img_size": input_size} if sized else {}
-        return timm.create_model(
-            architecture, pretrained=False, num_classes=num_classes, in_chans=in_chans, **size, **kwargs
-        )
-
-    _BACKBONES[name] = build
-
-
-# The paper's backbones (ResNet, ViT-B/16, Swin-T) and IMER's ResNet-152 file (reference §7.2).
-register_backbone("resnet18", "resnet18", sized=False)
-register_backbone("resnet152", "resnet152", sized=False)
-register_backbone("vit_base_patch16_224", "vit_base_patch16_224", sized=True)
-register_backbone("swin_tiny_patch4_window7_224", "swin_tiny_patch4_window7_224", sized=True)
+# The paper's backbones (ResNet, ViT-B/16, Swin-T) and IMER's ResNet-152 file (reference §7.2), built
+# by the model registry (mer.models.timm_backbones: timm, random weights, img_size for transformers).
+BACKBONES = ("resnet18", "resnet152", "vit_base_patch16_224", "swin_tiny_patch4_window7_224")
 
 
 def list_backbones() -> list[str]:
     """Registered backbone names, sorted."""
-    return sorted(_BACKBONES)
+    return sorted(BACKBONES)
 
 
-def _builder(name: str) -> BackboneBuilder:
-    try:
-        return _BACKBONES[name]
-    except KeyError:
-        raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(list_backbones())}") from None
+def _builder(name: str) -> Callable[..., nn.Module]:
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(list_backbones())}")
+    return partial(create_model, name)
 
 
 def _classifier_prefixes(model: nn.Module) -> list[str]:

@@ -1,4 +1,4 @@
-"""timm backbones (ResNet-18, ConvNeXt-T, ViT-B/16, Swin-T) built with random weights, never downloaded.
+"""timm backbones (ResNet-18/152, ConvNeXt-T, ViT-B/16, Swin-T) built with random weights, never downloaded.
 
 `create_model` here always passes `pretrained=False`: pretrained weights come only from a
 local file named in params (`experiments.<name>.pretrained`), loaded strictly by
@@ -19,6 +19,7 @@ from mer.models.registry import register_model
 # registry name → (timm architecture, whether it takes img_size)
 ARCHITECTURES = {
     "resnet18": ("resnet18", False),
+    "resnet152": ("resnet152", False),
     "convnext_tiny": ("convnext_tiny", False),
     "vit_base_patch16_224": ("vit_base_patch16_224", True),
     "swin_tiny_patch4_window7_224": ("swin_tiny_patch4_window7_224", True),
