@@ -97,6 +97,17 @@ def test_outputs_follow_the_contract(corpus) -> None:
     assert log["n_train"] == 18 and log["n_test"] == 6 and log["classes"] == CLASSES
     assert [e["epoch"] for e in log["epochs"]] == list(range(1, 7))
     assert (out / "checkpoint.pt").is_file()
+    # 18 training samples in batches of 8: 3 steps an epoch; each loss term's epoch mean is logged
+    assert [e["steps"] for e in log["epochs"]] == [3] * 6 and log["optimizer_steps"] == 18
+    assert all(set(e["terms"]) == {"cross_entropy"} for e in log["epochs"])
+    assert all(e["terms"]["cross_entropy"] == pytest.approx(e["loss"]) for e in log["epochs"])
+
+
+def test_a_last_batch_of_one_sample_is_dropped(corpus) -> None:
+    """BatchNorm cannot normalise one sample: 18 samples in batches of 17 give one step an epoch."""
+    root, manifest, folds = corpus
+    log = json.loads((run(root, manifest, folds, "b17", batch_size=17, epochs=2) / "log.json").read_text())
+    assert [e["steps"] for e in log["epochs"]] == [1, 1]
 
 
 def test_same_seed_gives_identical_prediction_bytes(corpus) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from mer.atomic import write_json
 from mer.metrics import uf1
@@ -116,20 +116,28 @@ def train_fold(
         best = state.get("best") if state is not None else None
         resumed_epochs = len(history)
 
-        keys = sorted(x_train)
+        keys, train_set = method.training_set(x_train, y_train)
         loader = DataLoader(
-            TensorDataset(*(x_train[k] for k in keys), y_train),
+            train_set,
             batch_size=experiment["batch_size"],
             shuffle=True,
             generator=generator,
             num_workers=0,
+            drop_last=len(train_set) % experiment["batch_size"] == 1,  # BatchNorm cannot train on one sample
         )
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
             for group in optimizer.param_groups:  # exponential decay per epoch, a function of the epoch alone
                 group["lr"] = experiment["lr"] * experiment.get("lr_decay", 1.0) ** (epoch - 1)
-            loss = _train_epoch(method, model, keys, loader, optimizer, dev)
-            entry = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - epoch_started}
+            loss, terms, steps = _train_epoch(method, model, keys, loader, optimizer, dev)
+            entry = {
+                "epoch": epoch,
+                "loss": loss,
+                "terms": terms,
+                "steps": steps,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - epoch_started,
+            }
             if inner:
                 entry["val_uf1"] = _val_uf1(method, model, x_val, val_rows, len(classes), dev)
                 if best is None or entry["val_uf1"] > best["val_uf1"]:
@@ -166,6 +174,9 @@ def train_fold(
             "checkpoint": resume_note,
             "resumed_epochs": resumed_epochs,
             "epochs": history,
+            # None when resumed from a checkpoint written before steps were counted
+            "optimizer_steps": None if any("steps" not in e for e in history) else sum(e["steps"] for e in history),
+            "samples_per_epoch": len(train_set),
             "device": str(dev),
             "threads": threads,
             "torch": torch.__version__,
@@ -227,21 +238,26 @@ def _train_epoch(
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
     dev: torch.device,
-) -> float:
-    """One pass over the training loader; returns the sample-weighted mean loss."""
+) -> tuple[float, dict[str, float], int]:
+    """One pass over the training loader: sample-weighted mean loss, mean of each loss term, optimiser steps."""
     model.train()
-    total, count = 0.0, 0
+    totals: dict[str, float] = {}
+    total, count, steps = 0.0, 0, 0
     for *inputs, targets in loader:
         batch = {k: x.to(dev) for k, x in zip(keys, inputs, strict=True)}
         targets = targets.to(dev)
         optimizer.zero_grad(set_to_none=True)
-        loss = method.loss(model, batch, targets)
+        terms = method.loss_terms(model, batch, targets)
+        loss = sum(terms.values())
         loss.backward()
         optimizer.step()
         method.after_step(model)
+        steps += 1
+        for name, term in terms.items():
+            totals[name] = totals.get(name, 0.0) + term.item() * len(targets)
         total += loss.item() * len(targets)
         count += len(targets)
-    return total / count
+    return total / count, {name: value / count for name, value in totals.items()}, steps
 
 
 @torch.no_grad()

@@ -2,7 +2,7 @@
 
 `train_fold` owns the honest parts of a job (leakage guard, fixed epoch budget, checkpoints,
 inner validation, predicting the test fold once); a method owns what differs between papers:
-which inputs it reads, the network it builds, its training loss and how it predicts. The
+which inputs it reads, the network it builds, its training loss (as named terms) and how it predicts. The
 default, `supervised`, is cross-entropy on one input tensor through a registered model.
 
 A method is a `Method` subclass registered with `register_method`; it is built with the
@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Dataset, TensorDataset
 
 from mer.errors import ConfigError
 from mer.models import create_model, load_local_weights
@@ -26,6 +27,7 @@ from mer.training.data import load_inputs
 from mer.training.inputs import InputSources, input_names
 
 Batch = dict[str, torch.Tensor]
+LossTerms = dict[str, torch.Tensor]  # name → weighted scalar term; the loss is their sum
 
 
 class Method:
@@ -51,6 +53,12 @@ class Method:
             **experiment.get("model_kwargs", {}),
         )
 
+    def training_set(self, inputs: Batch, targets: torch.Tensor) -> tuple[list[str], Dataset]:
+        """What one training epoch iterates: the input names in item order and a dataset of
+        (input tensors…, target) items (default: one item per training sample)."""
+        keys = sorted(inputs)
+        return keys, TensorDataset(*(inputs[k] for k in keys), targets)
+
     def load_pretrained(self, model: nn.Module, path: str) -> dict[str, Any]:
         """Load the experiment's local pretrained file into `model` strictly; returns its record."""
         return load_local_weights(model, path)
@@ -59,9 +67,17 @@ class Method:
         """Parameters the optimiser updates (default: all that require gradients)."""
         return [p for p in model.parameters() if p.requires_grad]
 
+    def loss_terms(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> LossTerms:
+        """The weighted terms of one mini-batch's training loss, by name (model in train mode).
+
+        The loss optimised is their sum; `train_fold` logs each term's epoch mean, so a run
+        shows which part of a composite loss moves (default: cross-entropy alone).
+        """
+        return {"cross_entropy": F.cross_entropy(self.logits(model, batch), targets)}
+
     def loss(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
-        """Scalar training loss of one mini-batch (model in train mode)."""
-        return F.cross_entropy(self.logits(model, batch), targets)
+        """Scalar training loss of one mini-batch: the sum of `loss_terms`."""
+        return sum(self.loss_terms(model, batch, targets).values())
 
     def after_step(self, model: nn.Module) -> None:
         """Hook after each optimiser step (e.g. an EMA target update); default none."""

@@ -33,7 +33,7 @@ from mer.methods.gamdss.network import build_network
 from mer.models import load_local_weights
 from mer.training.data import load_inputs
 from mer.training.inputs import InputSources, input_names
-from mer.training.methods import Batch, Method, register_method
+from mer.training.methods import Batch, LossTerms, Method, register_method
 
 MODEL_NAME = "gamdss"
 ONSET = "onset_frame"
@@ -143,10 +143,10 @@ class GamdssMethod(Method):
         when the class count differs, its first convolution adapted to the input channels)."""
         return load_local_weights(model.unit.temporal.weights(), path)
 
-    def loss(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
-        """Eq. 12: the sum over the variant's phases of each head's mean cross-entropy."""
+    def loss_terms(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> LossTerms:
+        """Eq. 12's terms: each trained phase head's mean cross-entropy (the loss is their sum)."""
         scores = model(self._motions(batch, self.config.phases), batch.get(ONSET))
-        return sum(F.cross_entropy(scores[phase], targets) for phase in self.config.phases)
+        return {f"cross_entropy_{phase}": F.cross_entropy(scores[phase], targets) for phase in self.config.phases}
 
     def logits(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """Class scores by the prediction rule; only the phases the rule reads are computed."""
