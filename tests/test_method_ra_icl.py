@@ -17,10 +17,10 @@ from mer.errors import ConfigError, InputDataError
 from mer.flow.cache import flow_subject, instance_frames, load_flow, load_instances, middle_frames
 from mer.flow.strain import optical_strain
 from mer.methods.ra_icl import RaICL
-from mer.methods.ra_icl.data import instance_inputs
+from mer.methods.ra_icl.data import InstanceSamples, instance_inputs
 from mer.methods.ra_icl.flip import flip_flow, flip_map
 from mer.methods.ra_icl.losses import attention_alignment
-from mer.methods.ra_icl.method import random_pairs
+from mer.methods.ra_icl.method import random_pairs, random_partner
 from mer.methods.ra_icl.network import RegionDiscovery
 from mer.methods.ra_icl.sampling import STRATEGIES, Keyframes, select
 from mer.protocols import loso_folds
@@ -442,3 +442,19 @@ def test_train_fold_ensemble_and_ablation_variants_run(instance_corpus) -> None:
     assert not any(key.startswith(("target.", "online.regions.")) for key in state)
     with pytest.raises(ConfigError, match="reads input 'instance_flows'"):
         fit(instance_corpus, "wrong", epochs=1, input="rise_flow")
+
+
+def test_expanded_epoch_visits_every_instance_of_every_clip_once() -> None:
+    """MIR expands each clip into its N instances: one training item per (clip, slot), labels kept."""
+    count = torch.tensor([3, 1, 2])
+    inputs = {"instances": torch.randn(3, 3, 3, 4, 4), "count": count, "middle": torch.tensor([1, 0, 1])}
+    targets = torch.tensor([2, 0, 1])
+    keys, items = RaICL().training_set(inputs, targets)
+    assert keys == InstanceSamples.KEYS and len(items) == int(count.sum())
+    seen = [(int(item[0]), int(item[3]), int(item[4])) for item in items]
+    assert seen == [(3, 0, 2), (3, 1, 2), (3, 2, 2), (1, 0, 0), (2, 0, 1), (2, 1, 1)]
+    assert torch.equal(items[4][1], inputs["instances"][2])
+    keys, per_clip = RaICL(expand=False).training_set(inputs, targets)
+    assert len(per_clip) == 3 and keys == sorted(inputs)
+    partner = random_partner(torch.tensor([0, 0, 1]), count)
+    assert partner[1] == 0 and partner[0] != 0 and partner[2] == 0

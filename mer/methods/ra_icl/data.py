@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import Dataset
 
 from mer.errors import InputDataError
 from mer.flow.cache import load_instances
@@ -63,3 +64,27 @@ def instance_inputs(
         "count": torch.tensor([len(stack) for stack in sets], dtype=torch.long),
         "middle": torch.tensor(middles, dtype=torch.long),
     }
+
+
+class InstanceSamples(Dataset):
+    """MIR's expansion of each clip into its N instances: one training item per (clip, instance slot).
+
+    Items are (count, instances, middle, slot, target) in `KEYS` order; the clip's whole instance
+    set travels with each item so the Siamese partner can be drawn from it. The instance tensor
+    is shared, not copied, so memory stays that of the clips.
+    """
+
+    KEYS = ["count", "instances", "middle", "slot"]
+
+    def __init__(self, inputs: dict[str, torch.Tensor], targets: torch.Tensor) -> None:
+        self.inputs, self.targets = inputs, targets
+        counts = inputs["count"].tolist()
+        self.items = [(clip, slot) for clip, n in enumerate(counts) for slot in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        clip, slot = self.items[index]
+        x = self.inputs
+        return x["count"][clip], x["instances"][clip], x["middle"][clip], torch.tensor(slot), self.targets[clip]

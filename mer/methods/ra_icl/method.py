@@ -1,7 +1,8 @@
 """`ra_icl`: Region-Aware Instance Consistency Learning (CVPR 2026) as a training method.
 
-Each step draws, for every clip, two distinct instances of its sampled set (MIR). The online
-network classifies the first (L_cls). Unless IRC and MRD are both off, the EMA target network
+An epoch visits every instance of every clip (MIR expands one clip into N samples); each
+item's Siamese partner is another random instance of the same clip. The online network
+classifies the item's instance (L_cls). Unless IRC and MRD are both off, the EMA target network
 sees the second, horizontally mirrored (u negated), and its outputs are mirrored back: IRC
 aligns the two instances' class activation maps (L_acl), MRD aligns their pixel assignments
 to the facial regions (L_align) and their region embeddings (L_c). The loss is
@@ -12,8 +13,9 @@ with `inference: ensemble` the mean class probabilities over all its instances.
 Settings (`method_kwargs`, defaults from the paper where it gives them; docs/method-ra-icl.md):
 instances (N = 16), sampling (middle), sampling_seed (0), irc (true), mrd (true), tau (0.99),
 lambda1, lambda2, lambda3 (0.5), queries (8), dim (64), decoder_layers (1), heads (4),
-temperature (0.1), inference (middle). The backbone is the experiment's `model` (a timm
-backbone of `mer.models`, ResNet-18 in the paper) with its `model_kwargs`.
+temperature (0.1), inference (middle), expand (true; false draws one random instance pair per
+clip per epoch instead). The backbone is the experiment's `model` (a timm backbone of
+`mer.models`, ResNet-18 in the paper) with its `model_kwargs`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Dataset
 
 from mer.errors import ConfigError
-from mer.methods.ra_icl.data import INPUT, instance_inputs
+from mer.methods.ra_icl.data import INPUT, InstanceSamples, instance_inputs
 from mer.methods.ra_icl.flip import flip_flow, flip_map
 from mer.methods.ra_icl.losses import assignment_alignment, attention_alignment, embedding_consistency
 from mer.methods.ra_icl.network import Branch, Encoder, RaICLNet, RegionDiscovery
@@ -35,7 +38,7 @@ from mer.methods.ra_icl.sampling import STRATEGIES
 from mer.models import create_model
 from mer.models.timm_backbones import ARCHITECTURES
 from mer.training.inputs import InputSources, input_names
-from mer.training.methods import Batch, Method, register_method
+from mer.training.methods import Batch, LossTerms, Method, register_method
 
 INFERENCE = ("middle", "ensemble")
 CHUNK = 256  # instances per forward pass in ensemble inference
@@ -60,6 +63,7 @@ class Settings:
     heads: int = 4
     temperature: float = 0.1
     inference: str = "middle"
+    expand: bool = True
 
     def __post_init__(self) -> None:
         checks = {
@@ -77,6 +81,7 @@ class Settings:
             "decoder_layers": self.decoder_layers >= 1,
             "temperature": self.temperature > 0,
             "inference": self.inference in INFERENCE,
+            "expand": isinstance(self.expand, bool),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -92,13 +97,19 @@ def random_pairs(count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     Drawn on the CPU from torch's global generator, so the stream is the same on every device.
     """
-    draws = torch.rand(2, len(count), dtype=torch.float64)
+    draws = torch.rand(len(count), dtype=torch.float64)
     count = count.cpu()
-    first = (draws[0] * count).long().clamp(max=count - 1)
+    first = (draws * count).long().clamp(max=count - 1)
+    return first, random_partner(first, count)
+
+
+def random_partner(first: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """A random slot below each clip's `count` other than `first` (`first` itself when the clip has one)."""
+    draws = torch.rand(len(count), dtype=torch.float64)
+    first, count = first.cpu(), count.cpu()
     others = (count - 1).clamp(min=1)
-    step = 1 + (draws[1] * others).long().clamp(max=others - 1)
-    second = torch.where(count > 1, (first + step) % count, first)
-    return first, second
+    step = 1 + (draws * others).long().clamp(max=others - 1)
+    return torch.where(count > 1, (first + step) % count, first)
 
 
 @register_method("ra_icl")
@@ -116,6 +127,12 @@ class RaICL(Method):
             raise ConfigError(f"method ra_icl reads input {INPUT!r}, not {experiment['input']!r}")
         s = self.settings
         return instance_inputs(rows, experiment["input_size"], s.sampling, s.instances, s.sampling_seed, sources)
+
+    def training_set(self, inputs: Batch, targets: torch.Tensor) -> tuple[list[str], Dataset]:
+        """With `expand` (the paper's MIR), one item per instance of every clip; else one per clip."""
+        if not self.settings.expand:
+            return super().training_set(inputs, targets)
+        return InstanceSamples.KEYS, InstanceSamples(inputs, targets)
 
     def build(self, experiment: dict[str, Any], num_classes: int, inputs: Batch) -> nn.Module:
         name = experiment["model"]
@@ -135,29 +152,35 @@ class RaICL(Method):
         )
         return RaICLNet(Branch(Encoder(backbone, channels, num_classes), regions), siamese=s.irc or s.mrd)
 
-    def loss(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
+    def loss_terms(self, model: nn.Module, batch: Batch, targets: torch.Tensor) -> LossTerms:
+        """L_cls and, when on, λ1·L_acl (IRC), λ2·L_align and λ3·L_c (MRD), by name."""
         instances, s = batch["instances"], self.settings
         rows = torch.arange(len(instances), device=instances.device)
-        first, second = (slots.to(instances.device) for slots in random_pairs(batch["count"]))
+        if "slot" in batch:  # expanded epoch: each item is one instance of its clip (MIR's N samples)
+            first, second = batch["slot"], random_partner(batch["slot"], batch["count"]).to(instances.device)
+        else:
+            first, second = (slots.to(instances.device) for slots in random_pairs(batch["count"]))
         online = model.online
         features = online.encoder.features(instances[rows, first])
-        loss = F.cross_entropy(online.encoder.classify(features), targets)
+        terms = {"cls": F.cross_entropy(online.encoder.classify(features), targets)}
         if model.target is None:
-            return loss
+            return terms
         target = model.target
         with torch.no_grad():
             target_features = target.encoder.features(flip_flow(instances[rows, second]))
         if s.irc:
             with torch.no_grad():
                 target_cam = flip_map(target.encoder.cam(target_features))
-            loss = loss + s.lambda1 * attention_alignment(online.encoder.cam(features), target_cam)
+            terms["acl"] = s.lambda1 * attention_alignment(online.encoder.cam(features), target_cam)
         if s.mrd:
             online_regions = online.regions(features)
             with torch.no_grad():
                 target_regions = target.regions(target_features)
-            loss = loss + s.lambda2 * assignment_alignment(online_regions.log_assign, flip_map(target_regions.assign))
-            loss = loss + s.lambda3 * embedding_consistency(online_regions.embeddings, target_regions.embeddings)
-        return loss
+            terms["align"] = s.lambda2 * assignment_alignment(
+                online_regions.log_assign, flip_map(target_regions.assign)
+            )
+            terms["c"] = s.lambda3 * embedding_consistency(online_regions.embeddings, target_regions.embeddings)
+        return terms
 
     def after_step(self, model: nn.Module) -> None:
         if model.target is not None:
