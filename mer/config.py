@@ -21,6 +21,7 @@ import yaml
 
 from mer import paths
 from mer.errors import ConfigError
+from mer.model_keywords import check_model_kwargs
 
 SYNTHETIC_ROOT = "synthetic"
 ABLATION_SEPARATOR = "__"
@@ -52,12 +53,21 @@ def validate(params: dict[str, Any], source: str = "params.yaml") -> None:
             lines = [f"  ablations.{ablation}.variants.{variant} (merged): {_key_path(e)}: {e.message}" for e in errors]
             raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
     for name, experiment in all_experiments(params).items():
+        check_model_kwargs(experiment["model"], experiment.get("model_kwargs", {}), f"{_where(name)}.model_kwargs")
         for dataset in experiment["datasets"]:
             if dataset not in params["datasets"]:
                 raise ConfigError(
                     f"{source} is invalid:\n  experiments.{name}.datasets: {dataset!r} is not "
                     f"one of the configured datasets {sorted(params['datasets'])}"
                 )
+
+
+def _where(experiment: str) -> str:
+    """The params key path of an experiment: experiments.<name> or ablations.<a>.variants.<v> (merged)."""
+    if ABLATION_SEPARATOR in experiment:
+        ablation, variant = experiment.split(ABLATION_SEPARATOR)
+        return f"ablations.{ablation}.variants.{variant} (merged)"
+    return f"experiments.{experiment}"
 
 
 def ablation_experiments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:

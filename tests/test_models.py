@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mer.errors import ConfigError
+from mer.model_keywords import check_model_kwargs
 from mer.models import create_model, list_models, register_model
 from mer.models import registry
 from mer.models.ststnet import STSTNet
@@ -70,3 +71,15 @@ def test_register_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model[1].bias is None
     with pytest.raises(ValueError, match="already registered"):
         register_model(linear_probe)
+
+
+def test_ignored_model_keywords_are_refused_and_the_rule_matches_timm() -> None:
+    """`stem_width` without a deep stem is what timm ignores; with one, timm honours it."""
+    tiny = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64]}
+    ignored = create_model("resnet18", num_classes=2, in_chans=3, input_size=32, **tiny, stem_width=8)
+    assert ignored.conv1.out_channels == 64  # timm's fact the rule encodes
+    honoured = create_model("resnet18", num_classes=2, in_chans=3, input_size=32, **tiny, stem_type="deep", stem_width=8)
+    assert honoured.conv1[0].out_channels == 8
+    with pytest.raises(ConfigError, match=r"experiments\.x\.model_kwargs\.stem_width"):
+        check_model_kwargs("resnet18", {**tiny, "stem_width": 8}, "experiments.x.model_kwargs")
+    check_model_kwargs("resnet18", {**tiny, "stem_type": "deep", "stem_width": 8}, "experiments.x.model_kwargs")

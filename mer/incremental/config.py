@@ -19,6 +19,7 @@ from typing import Any
 from mer.errors import ConfigError
 from mer.incremental.labels import SessionLabels, session_labels
 from mer.incremental.learner import LearnerConfig, list_learners
+from mer.model_keywords import check_model_kwargs
 from mer.protocols import protocol_spec
 from mer.training.inputs import input_kind
 
@@ -152,6 +153,8 @@ def benchmark_config(params: dict[str, Any], name: str) -> Benchmark:
         for label, spec in entry["backbones"].items()
     }
     _check_names(name, learners, backbones)
+    for label, spec in backbones.items():
+        check_model_kwargs(spec.model, spec.kwargs, f"incremental.{name}.backbones.{label}.kwargs")
     excluded = frozenset((pair["learner"], pair["backbone"]) for pair in entry.get("exclude", []))
     stray_pairs = sorted((lr, b) for lr, b in excluded if lr not in learners or b not in backbones)
     if stray_pairs:
