@@ -239,6 +239,20 @@ def test_reconstruction_loss_decreases_on_a_toy_video_and_weights_are_reproducib
     assert sidecar["sha256"] == file_sha256(tmp_path / "a" / "w.pt")
     assert sidecar["params"]["delta"] == [1, 3] and sidecar["data"]["frames"] == 14
     assert set(sidecar["epochs"][0]) == {"epoch", "loss", "seconds", "samples_per_second"}
+    check = sidecar["action_check"]
+    assert check["reconstruction"] == "residual" and check["pairs"] == ma2mi.DIAGNOSTIC_PAIRS
+    assert 0 < check["true_action"] and 0 < check["zero_action"]
+
+
+def test_reconstruction_targets_are_the_change_or_the_later_frame() -> None:
+    """`residual` compares the decoder's output with the scaled change, `frame` with I_{t+δ}."""
+    frames = Frames.stack([_toy_video(6)])
+    pairs = torch.tensor([[0, 1, 2]])
+    reference, change, later = pair_inputs(frames, pairs)
+    assert torch.equal(ma2mi.RECONSTRUCTIONS["residual"](reference, change, later), change)
+    assert torch.equal(ma2mi.RECONSTRUCTIONS["frame"](reference, change, later), later)
+    schema_names = config.schema()["$defs"]["pretrain"]["properties"]["reconstruction"]["enum"]
+    assert sorted(schema_names) == sorted(ma2mi.RECONSTRUCTIONS)
 
 
 def test_pretrain_settings_variants_and_checks(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 For each drawn pair (see `mer.pretraining.pairs`), MIACNet's position branch encodes the
 reference frame I_t, its action branch encodes the change I_{t+δ} − I_t into the action code
 C_Δ, the fusion combines both in latent space and a light decoder maps the fused map back to
-an image Î_{t+δ}; the loss is the mean absolute error to I_{t+δ} (docs/method-ma2mi.md says
-why these choices where the paper summary is silent). Only the encoder (both branches and the
+an image; the loss is the mean absolute error to the `pretrain.reconstruction` target
+(default `residual`: the change I_{t+δ} − I_t in its own scale, so copying I_t cannot score;
+`frame`: I_{t+δ} itself; docs/method-ma2mi.md says why these choices where the paper summary
+is silent). After training, the loss with the action zeroed is recorded beside the loss with
+the true action (`action_check` in the sidecar). Only the encoder (both branches and the
 fusion) is saved: fine-tuning loads it strictly into `miacnet` and starts a fresh classifier.
 
 Everything random comes from the seed: weights under `seeded_runtime`, pairs from one
@@ -139,10 +142,46 @@ def build(section: dict[str, Any]) -> Reconstructor:
     return Reconstructor(width, action, section.get("decouple", True))
 
 
-def reconstruction_loss(model: Reconstructor, frames: Frames, pairs: torch.Tensor, dev: torch.device) -> torch.Tensor:
-    """Mean absolute error between Î_{t+δ} and I_{t+δ} over a batch of pairs."""
-    reference, change, target = (x.to(dev) for x in pair_inputs(frames, pairs))
-    return F.l1_loss(model(reference, change), target)
+def frame_target(reference: torch.Tensor, change: torch.Tensor, later: torch.Tensor) -> torch.Tensor:
+    """`frame`: the decoder outputs Î_{t+δ} itself, in the reference frame's per-channel scale.
+
+    Over δ = 1–4 frames the change is ~1% of the frame, so copying I_t already scores almost
+    the whole loss and the action code is barely needed (docs/method-ma2mi.md, "copy shortcut").
+    """
+    return later
+
+
+def residual_target(reference: torch.Tensor, change: torch.Tensor, later: torch.Tensor) -> torch.Tensor:
+    """`residual`: the decoder outputs D(F) with Î_{t+δ} = I_t + s·D(F), s the change's per-channel
+    max |value|, so its target is the scaled change (I_{t+δ} − I_t)/s and the loss is in change units.
+
+    Only the action code carries the change, so copying I_t scores as badly as predicting no motion.
+    """
+    return change
+
+
+# pretrain.reconstruction → what the decoder's output is compared with (L1); docs/method-ma2mi.md
+RECONSTRUCTIONS = {"residual": residual_target, "frame": frame_target}
+DEFAULT_RECONSTRUCTION = "residual"
+
+
+def reconstruction_loss(
+    model: Reconstructor,
+    frames: Frames,
+    pairs: torch.Tensor,
+    dev: torch.device,
+    reconstruction: str = DEFAULT_RECONSTRUCTION,
+    *,
+    zero_action: bool = False,
+) -> torch.Tensor:
+    """Mean absolute error of the decoder's output to the `reconstruction` target over a batch of pairs.
+
+    `zero_action` feeds an all-zero change to the action branch: the diagnostic that tells
+    whether the reconstruction uses the action code at all.
+    """
+    reference, change, later = (x.to(dev) for x in pair_inputs(frames, pairs))
+    seen = torch.zeros_like(change) if zero_action else change
+    return F.l1_loss(model(reference, seen), RECONSTRUCTIONS[reconstruction](reference, change, later))
 
 
 def train(model: Reconstructor, frames: Frames, section: dict[str, Any], dev: torch.device) -> list[dict[str, float]]:
@@ -158,7 +197,7 @@ def train(model: Reconstructor, frames: Frames, section: dict[str, Any], dev: to
         total = 0.0
         for chunk in pairs.split(section["batch_size"]):
             optimizer.zero_grad(set_to_none=True)
-            loss = reconstruction_loss(model, frames, chunk, dev)
+            loss = reconstruction_loss(model, frames, chunk, dev, section.get("reconstruction", DEFAULT_RECONSTRUCTION))
             loss.backward()
             optimizer.step()
             total += loss.item() * len(chunk)
@@ -167,6 +206,34 @@ def train(model: Reconstructor, frames: Frames, section: dict[str, Any], dev: to
             {"epoch": epoch, "loss": total / len(pairs), "seconds": seconds, "samples_per_second": len(pairs) / seconds}
         )
     return history
+
+
+DIAGNOSTIC_PAIRS = 256  # pairs of the after-training check, drawn from their own seeded stream
+
+
+@torch.no_grad()
+def action_check(model: Reconstructor, frames: Frames, section: dict[str, Any], dev: torch.device) -> dict[str, Any]:
+    """Reconstruction loss with the true change and with the change zeroed, on fresh seeded pairs.
+
+    A pre-trained encoder whose reconstruction does not get worse without the action has learnt
+    appearance, not motion; `mer pretrain` records both so every weights file says which.
+    """
+    generator = torch.Generator().manual_seed(section["seed"] + 1)
+    pairs = draw_pairs(frames.lengths, DIAGNOSTIC_PAIRS, check(section), generator)
+    reconstruction = section.get("reconstruction", DEFAULT_RECONSTRUCTION)
+    model.eval()
+    losses = {
+        name: float(
+            sum(
+                reconstruction_loss(model, frames, chunk, dev, reconstruction, zero_action=zero).item() * len(chunk)
+                for chunk in pairs.split(section["batch_size"])
+            )
+            / len(pairs)
+        )
+        for name, zero in (("true_action", False), ("zero_action", True))
+    }
+    model.train()
+    return {"reconstruction": reconstruction, "pairs": len(pairs), **losses}
 
 
 def save_encoder(model: Reconstructor, out: Path) -> str:
@@ -195,6 +262,7 @@ def pretrain(
     with seeded_runtime(section["seed"], threads):
         model = build(section).to(dev)
         history = train(model, frames, section, dev)
+        diagnostic = action_check(model, frames, section, dev)
     out = Path(out)
     sha256 = save_encoder(model, out)
     record = {
@@ -206,6 +274,7 @@ def pretrain(
         "params_hash": config.params_hash(section),
         "data": data,
         "epochs": history,
+        "action_check": diagnostic,
         "device": str(dev),
         "threads": threads,
         "torch": torch.__version__,
