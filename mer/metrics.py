@@ -204,10 +204,42 @@ def _seed_entry(pooled: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
             "uar": [name for name, value in zip(classes, recall, strict=True) if not np.isnan(value)],
         },
         "confusion": cm.tolist(),
+        "predicted_counts": dict(zip(classes, cm.sum(axis=0).tolist(), strict=True)),
+        "true_counts": dict(zip(classes, cm.sum(axis=1).tolist(), strict=True)),
         "per_dataset": {
             str(dataset): _headline(confusion_matrix(rows["label_index"], rows["pred_index"], labels))
             for dataset, rows in pooled.groupby("dataset", sort=True)
         },
+    }
+
+
+def majority_baseline(pooled: pd.DataFrame, folds: dict[str, Any], classes: Sequence[str]) -> dict[str, Any] | None:
+    """Pooled scores of predicting, in every fold, its training samples' most frequent class.
+
+    The training labels are read from the pooled predictions of the fold's training units,
+    which is exact when every unit is tested in some fold (LOSO, k-fold, CDE); when a fold's
+    training units are never tested (e.g. holdout-database), None. Ties go to the lower index.
+    """
+    level = level_of(folds)
+    units = list(zip(*(pooled[c] for c in KEY_COLUMNS[: LEVELS[level]]), strict=True))
+    predicted = np.full(len(pooled), -1)
+    for fold in folds["folds"]:
+        train, test = member_keys(fold["train"], level), member_keys(fold["test"], level)
+        in_train = np.array([unit in train for unit in units])
+        if not in_train.any():
+            return None
+        counts = np.bincount(pooled.loc[in_train, "label_index"], minlength=len(classes))
+        predicted[np.array([unit in test for unit in units])] = int(counts.argmax())
+    labels = list(range(len(classes)))
+    cm = confusion_matrix(pooled["label_index"], predicted, labels)
+    return {
+        **_headline(cm),
+        "per_dataset": {
+            str(dataset): _headline(confusion_matrix(rows["label_index"], predicted[rows.index], labels))
+            for dataset, rows in pooled.groupby("dataset", sort=True)
+        },
+        "rule": "each fold predicts its training samples' most frequent class for every test sample",
+        "predicted_counts": dict(zip(classes, cm.sum(axis=0).tolist(), strict=True)),
     }
 
 
@@ -296,6 +328,10 @@ def evaluate_experiment(
             **subject_bootstrap(
                 list(runs.values()), labels, n_boot=n_boot, seed=bootstrap_seed, level=BOOTSTRAP_LEVEL
             ),
+        },
+        "baselines": {
+            "chance_uar": 1 / len(classes),
+            "majority_class": majority_baseline(first, folds, classes),
         },
         "per_subject": per_subject_accuracy(list(runs.values())),
         "fold_mean_uf1": {"label": FOLD_MEAN_LABEL, "per_seed": fold_means, **mean_sd(list(fold_means.values()))},

@@ -84,10 +84,12 @@ def test_ablation_table_in_the_papers_layout(repo) -> None:
         params, "toy", {"toy__D": metrics(0.5, 0.1, 2), "toy__S": metrics(0.7, 0.1, 2)}, provenance
     )
     lines = markdown.splitlines()
-    assert lines[0] == "| Variant | Rise | Fall | casme2 UF1 | casme2 UAR | Seeds |"
-    # per-dataset UF1 over seeds 0 and 1: 0.5 and 0.51 → mean 0.505, SD 0.0071
-    assert lines[2] == "| D | ✓ |  | 0.5050 ± 0.0071 | 0.5000 ± 0.0000 | 2 |"
+    assert lines[0] == "| Variant | Rise | Fall | casme2 UF1 | casme2 UAR | Seeds | Predicted |"
+    # per-dataset UF1 over seeds 0 and 1: 0.5 and 0.51 → mean 0.505, SD 0.0071; predictions summed over seeds
+    assert lines[2] == "| D | ✓ |  | 0.5050 ± 0.0071 | 0.5000 ± 0.0000 | 2 | 7/10 |"
     assert lines[3].startswith("| S | ✓ | ✓ | 0.7050")
+    assert lines[4] == "| majority class |  |  | 0.3000 | 0.5000 | – | 10/0 |"
+    assert frame.loc[0, "predicted_counts"] == "7/10"
     assert frame["variant"].tolist() == ["D", "S"] and frame.loc[1, "casme2_uf1_mean"] == pytest.approx(0.705)
     assert "Toy table" in markdown and "\\begin{tabular}" in latex
     params["ablations"]["toy"]["variants"]["D"]["describe"] = {"Other": "x"}

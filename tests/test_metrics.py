@@ -16,6 +16,7 @@ from mer.metrics import (
     accuracy,
     confusion_matrix,
     evaluate_experiment,
+    majority_baseline,
     mean_sd,
     per_class_recall,
     subject_bootstrap,
@@ -220,3 +221,28 @@ def test_evaluate_experiment_checks_the_class_count(tmp_path: Path) -> None:
     write_experiment(tmp_path, [0])
     with pytest.raises(InputDataError, match="columns"):
         evaluate_experiment(tmp_path, [*CLASSES, "others"])
+
+
+def test_majority_baseline_predicts_each_folds_training_majority() -> None:
+    """Fold A's training subject (s2) is mostly class 1, fold B's (s1) mostly class 0."""
+    pooled = pd.DataFrame(
+        {
+            "dataset": ["d"] * 6,
+            "subject": ["s1", "s1", "s1", "s2", "s2", "s2"],
+            "clip": list("abcdef"),
+            "label_index": [0, 0, 1, 1, 1, 0],
+        }
+    )
+    folds = {
+        "level": "subject",
+        "folds": [
+            {"name": "A", "train": [["d", "s2"]], "test": [["d", "s1"]]},
+            {"name": "B", "train": [["d", "s1"]], "test": [["d", "s2"]]},
+        ],
+    }
+    result = majority_baseline(pooled, folds, ["neg", "pos"])
+    # s1 predicted 1 (right once), s2 predicted 0 (right once): accuracy 2/6
+    assert result["accuracy"] == pytest.approx(2 / 6)
+    assert result["predicted_counts"] == {"neg": 3, "pos": 3}
+    assert result["per_dataset"]["d"]["n"] == 6
+    assert majority_baseline(pooled, {**folds, "folds": [{**folds["folds"][0], "train": [["d", "s9"]]}]}, ["n", "p"]) is None

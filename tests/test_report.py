@@ -35,6 +35,7 @@ def metrics(uf1: float, sd: float | None, n_seeds: int, datasets: tuple[str, ...
         str(seed): {
             "uf1": uf1 + seed / 100, "uar": uf1, "accuracy": uf1,
             "confusion": [[3, 1], [seed, 4]],
+            "predicted_counts": {"negative": 3 + seed, "positive": 5},
             "per_dataset": {d: {"uf1": uf1 - k / 10 + seed / 100, "uar": uf1 - k / 10, "accuracy": 0.5}
                             for k, d in enumerate(datasets)},
         }
@@ -42,7 +43,10 @@ def metrics(uf1: float, sd: float | None, n_seeds: int, datasets: tuple[str, ...
     }
     per_subject = {f"{d}/sub0{k}": {"n": 2 + k, "accuracy": k / 4} for d in datasets for k in range(3)}
     return {"classes": ["negative", "positive"], "summary": summary, "bootstrap_ci": {"level": 0.95, **ci},
-            "per_seed": per_seed, "per_subject": per_subject}
+            "per_seed": per_seed, "per_subject": per_subject,
+            "baselines": {"chance_uar": 0.5, "majority_class": {
+                "uf1": 0.3, "uar": 0.5, "accuracy": 0.6, "n": 10, "predicted_counts": {"negative": 10, "positive": 0},
+                "per_dataset": {d: {"uf1": 0.3, "uar": 0.5, "accuracy": 0.6, "n": 10} for d in datasets}}}}
 
 
 PROVENANCE = {

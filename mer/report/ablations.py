@@ -68,16 +68,42 @@ def ablation_table(
             params_hash=origin["params_hash"],
             git_commit=provenance["git_commit"],
         )
-        texts.append(str(len(per_seed)))
+        record["predicted_counts"] = "/".join(map(str, predicted_counts(per_seed)))
+        texts += [str(len(per_seed)), record["predicted_counts"]]
         records.append(record)
         shown.append(texts)
-    header = ["Variant", *described, *(f"{c} {label}" for c in columns for label in GROUP_METRICS.values()), "Seeds"]
+    header = [
+        "Variant",
+        *described,
+        *(f"{c} {label}" for c in columns for label in GROUP_METRICS.values()),
+        "Seeds",
+        "Predicted",
+    ]
+    baseline = metrics[names[0]].get("baselines", {}).get("majority_class") if names else None
+    if baseline is not None:
+        shown.append(_baseline_row(baseline, columns, len(described)))
     note = (
         f"{spec['title']} — reproduced by `mer` on the configured corpora (ablation `{ablation}`). "
         "Cells: per-dataset sub-scores of the pooled predictions, mean ± SD over seeds. "
+        f"Predicted: how often each class ({'/'.join(metrics[names[0]]['classes']) if names else ''}) was predicted, "
+        "summed over seeds; the majority-class row predicts each fold's most frequent training class. "
         f"Selection: {records[0]['selection'] if records else 'n/a'}. Git commit {provenance['git_commit']}."
     )
     return _markdown(header, shown, note), pd.DataFrame.from_records(records), latex_table(header, shown, note)
+
+
+def predicted_counts(per_seed: list[dict[str, Any]]) -> list[int]:
+    """How often each class was predicted, in class order, summed over seeds."""
+    return [sum(counts) for counts in zip(*(entry["predicted_counts"].values() for entry in per_seed), strict=True)]
+
+
+def _baseline_row(baseline: dict[str, Any], columns: list[str], described: int) -> list[str]:
+    """The majority-class predictor as a table row (one value per cell: it has no seed spread)."""
+    cells = []
+    for column in columns:
+        scores = baseline if column == "overall" else baseline["per_dataset"].get(column)
+        cells += ["–" if scores is None else f"{scores[metric]:.4f}" for metric in GROUP_METRICS]
+    return ["majority class", *([""] * described), *cells, "–", "/".join(map(str, baseline["predicted_counts"].values()))]
 
 
 def ablation_outputs(ablation: str) -> list[str]:
