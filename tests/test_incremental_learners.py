@@ -29,7 +29,7 @@ SESSIONS = (
 UNSEEN = [GLOBAL.index(e) for e in ("disgust", "others", "contempt")]
 SIZE, CHANS, PER_CLASS, MEMORY = 16, 2, 3, 18
 TINY = {
-    "resnet18": {"layers": (1, 1, 1, 1), "channels": (8, 16, 32, 64), "stem_width": 8},
+    "resnet18": {"layers": (1, 1, 1, 1), "channels": (8, 16, 32, 64), "stem_type": "deep", "stem_width": 8},
     "vit_base_patch16_224": {"depth": 1, "embed_dim": 32, "num_heads": 2, "patch_size": 8},
     "swin_tiny_patch4_window7_224": {"depths": (1, 1), "num_heads": (1, 2), "embed_dim": 16, "window_size": 4},
 }

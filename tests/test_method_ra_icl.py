@@ -27,7 +27,7 @@ from mer.protocols import loso_folds
 from mer.training import InputSources, train_fold
 from mer.training import loop as loop_module
 
-TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_width": 8, "output_stride": 8}
+TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_type": "deep", "stem_width": 8, "output_stride": 8}
 CLASSES = ["negative", "positive", "surprise"]
 SUBJECTS = ["sub01", "sub02", "sub03"]
 ONSET, APEX, OFFSET = 1, 6, 11

@@ -129,7 +129,7 @@ def test_an_ablation_target_runs_its_variants_and_builds_its_table(project: Path
 
 
 TINY_RMT = {"embed_dims": [8, 16, 16, 32], "depths": [1, 1, 1, 1], "num_heads": [2, 2, 2, 2], "projection": 32}
-TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_width": 8, "output_stride": 8}
+TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_type": "deep", "stem_width": 8, "output_stride": 8}
 GAMDSS_KWARGS = {"backbone": "retention", "backbone_kwargs": TINY_RMT, "spatial_heads": 2}
 TINY_ABLATION = {
     "title": "Tiny: the three methods",

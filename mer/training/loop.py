@@ -123,7 +123,7 @@ def train_fold(
             shuffle=True,
             generator=generator,
             num_workers=0,
-            drop_last=len(train_set) % experiment["batch_size"] == 1,  # BatchNorm cannot train on one sample
+            drop_last=_lone_last_batch(len(train_set), experiment["batch_size"]),
         )
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
@@ -184,6 +184,11 @@ def train_fold(
             "total_seconds": time.perf_counter() - started,
         },
     )
+
+
+def _lone_last_batch(samples: int, batch_size: int) -> bool:
+    """Whether the last mini-batch would hold one sample after full ones: BatchNorm cannot train on it."""
+    return samples > batch_size and samples % batch_size == 1
 
 
 def _tensors(inputs: Batch) -> list[torch.Tensor]:
