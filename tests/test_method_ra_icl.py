@@ -191,7 +191,12 @@ def mirror_symmetric(net: torch.nn.Module) -> None:
         for module in net.online.encoder.backbone.modules():
             if isinstance(module, torch.nn.Conv2d):
                 module.weight.copy_((module.weight + module.weight.flip(-1)) / 2)
-        net.online.encoder.backbone.conv1.weight[:, 0] = 0
+        first_conv(net).weight[:, 0] = 0
+
+
+def first_conv(net: torch.nn.Module) -> torch.nn.Conv2d:
+    """The convolution that reads the flow channels (a deep stem nests it in a Sequential)."""
+    return next(m for m in net.online.encoder.backbone.modules() if isinstance(m, torch.nn.Conv2d))
 
 
 def cam_gap(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +218,7 @@ def test_flipped_input_gives_flipped_cam_and_zero_alignment_only_for_a_symmetric
     assert attention_alignment(cam, back).item() < 1e-10 < 1e-4 < asymmetric
     # a model that reads u is not invariant to flipping without negating u
     with torch.no_grad():
-        net.online.encoder.backbone.conv1.weight[:, 0] = 1
+        first_conv(net).weight[:, 0] = 1
     cam, back = cam_gap(net, x)
     assert attention_alignment(cam, back).item() > 1e-4
 

@@ -121,7 +121,7 @@ def test_an_ablation_target_runs_its_variants_and_builds_its_table(project: Path
     _run([str(BIN / "snakemake"), "ablation_tiny", "--workflow-profile", "profiles/ci",
           "--configfile", "params/tiny-ablation.yaml"], project)  # fmt: skip
     table = (project / "results/tables/ablations/tiny.md").read_text().splitlines()
-    assert table[0] == "| Variant | Method | Keyframes | casme2 UF1 | casme2 UAR | Seeds |"
+    assert table[0] == "| Variant | Method | Keyframes | casme2 UF1 | casme2 UAR | Seeds | Predicted |"
     rows = [line.split(" | ")[0].lstrip("| ") for line in table[2:6]]
     assert rows == ["GAMDSSannotated", "GAMDSSreselected", "RaICL", "MIACNet"]
     log = json.loads((project / "results/runs/tiny__GAMDSSannotated/seed0/fold-casme2-sub01/log.json").read_text())
