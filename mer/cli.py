@@ -483,6 +483,12 @@ def bench_keyframes(
             "default: 1,1,1 0.25,0.25,0.25 0,0,0 1,0,0 0,1,0 0,0,1).",
         ),
     ] = None,
+    apex_window: Annotated[
+        str | None,
+        typer.Option(
+            "--apex-window", help="Reselection's apex window (default: the params file's keyframes.apex_window)."
+        ),
+    ] = None,
 ) -> None:
     """Apex error of annotated vs reselected vs spotted keyframes over nuisance × annotation noise × λ."""
     from mer import atomic
@@ -490,7 +496,8 @@ def bench_keyframes(
 
     levels = tuple(Nuisance.parse(text) for text in nuisance) if nuisance else DEFAULT_NUISANCE
     grid = Grid(nuisance=levels, repeats=repeats, subjects=subjects, clips_per_subject=clips)
-    result = run(config.load(params_file), grid, work)
+    overrides = {"keyframes": {"apex_window": apex_window}} if apex_window else None
+    result = run(config.load(params_file, overrides), grid, work)
     atomic.write_json(out_dir / "keyframes.json", result)
     table = markdown(result)
     atomic.write_text(out_dir / "keyframes.md", table)

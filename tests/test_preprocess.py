@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,22 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from skimage import data
 
 from mer import h5
-from mer.errors import InputDataError
+from mer.errors import ConfigError, InputDataError
 from mer.preprocess import faces
-from mer.preprocess.keyframes import COLUMNS, keyframes_table, reselect
+from mer.preprocess.keyframes import APEX_WINDOWS, COLUMNS, keyframes_table, reselect
+from tests.conftest import REPO
 
-KEYFRAMES = {"mode": "reselected", "lambda_rise": 0.1, "lambda_fall": 0.1, "spotting": {"method": "frame_difference"}}
+KEYFRAMES = {
+    "mode": "reselected",
+    "lambda_rise": 0.1,
+    "lambda_fall": 0.1,
+    "apex_window": "backward",
+    "spotting": {"method": "frame_difference"},
+}
 
 CROP = {
     "reference": "onset",
@@ -255,9 +264,12 @@ def test_face_file_is_byte_identical_on_rerun(tmp_path: Path) -> None:
 
 
 def brute_force(
-    frames: np.ndarray, numbers: np.ndarray, onset: int, apex: int, offset: int, lr: float, lf: float
+    frames: np.ndarray, numbers: np.ndarray, onset: int, apex: int, offset: int, lr: float, lf: float, window: str
 ) -> tuple[int, int, int]:
-    """Algorithm 1 with plain loops over every candidate pair (reference for `reselect`)."""
+    """Algorithm 1 with plain loops over every candidate pair (reference for `reselect`).
+
+    `window`: backward = apex − R … apex (Algorithm 1), symmetric = apex − R … apex + R (Eq. 2).
+    """
     present = {int(n): i for i, n in enumerate(numbers)}
 
     def dist(a: int, b: int) -> float:
@@ -266,9 +278,10 @@ def brute_force(
         return float(np.sqrt(sum((x - y) ** 2 for x, y in zip(fa, fb, strict=True))))
 
     r = int(lr * (apex - onset))
+    last = {"backward": apex, "symmetric": apex + r}[window]
     best = None
     for o in range(onset, onset + r + 1):
-        for a in range(apex - r, apex + r + 1):
+        for a in range(apex - r, last + 1):
             if o in present and a in present and o < a and (a < offset or a == apex):
                 key = (-dist(o, a), abs(o - onset) + abs(a - apex), o, a)
                 best = key if best is None or key < best else best
@@ -283,8 +296,9 @@ def brute_force(
     return new_onset, new_apex, new_offset
 
 
+@pytest.mark.parametrize("window", ["backward", "symmetric"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
-def test_reselect_matches_brute_force(dtype: type) -> None:
+def test_reselect_matches_brute_force(dtype: type, window: str) -> None:
     rng = np.random.default_rng(7)
     moved = 0
     for _ in range(60):
@@ -297,8 +311,9 @@ def test_reselect_matches_brute_force(dtype: type) -> None:
         values = rng.integers(0, 256, size=shape) if dtype == np.uint8 else rng.uniform(0, 255, shape)
         frames = values.astype(dtype)
         lr, lf = float(rng.uniform(0, 0.5)), float(rng.uniform(0, 0.5))
-        result = reselect(frames, numbers, onset, apex, offset, lr, lf)
-        assert (result.onset, result.apex, result.offset) == brute_force(frames, numbers, onset, apex, offset, lr, lf)
+        result = reselect(frames, numbers, onset, apex, offset, lr, lf, window)
+        expected = brute_force(frames, numbers, onset, apex, offset, lr, lf, window)
+        assert (result.onset, result.apex, result.offset) == expected
         f = {int(n): frame.astype(np.float64) for n, frame in zip(numbers, frames, strict=True)}
         rise, fall = f[result.apex] - f[result.onset], f[result.offset] - f[result.apex]
         assert result.rise_diff_reselected == pytest.approx(np.linalg.norm(rise), rel=1e-12)
@@ -309,10 +324,12 @@ def test_reselect_matches_brute_force(dtype: type) -> None:
     assert moved > 10  # the windows were non-trivial
 
 
+@pytest.mark.parametrize("window", ["backward", "symmetric"])
 @pytest.mark.parametrize("shift", [-6, -3, -1, 2, 5])
-def test_reselect_moves_a_misplaced_apex_towards_a_clean_peak(shift: int) -> None:
+def test_reselect_moves_a_misplaced_apex_towards_a_clean_peak(shift: int, window: str) -> None:
     # Raised-cosine expression (0 at onset 4 and offset 44, 1 at apex 24) on a fixed pattern, no nuisance:
     # ‖f_a − f_o‖ = |I(a) − I(o)|·‖pattern‖, so Eq. 2–4 pick the onset and the candidate nearest the truth.
+    # The backward window only reaches a truth before the annotation (shift > 0).
     numbers = np.arange(48)
     level = np.where(
         numbers <= 24, 0.5 - 0.5 * np.cos(np.pi * (numbers - 4) / 20), 0.5 + 0.5 * np.cos(np.pi * (numbers - 24) / 20)
@@ -321,29 +338,31 @@ def test_reselect_moves_a_misplaced_apex_towards_a_clean_peak(shift: int) -> Non
     pattern = np.random.default_rng(5).normal(0, 20, size=(6, 6, 3))
     frames = 120 + level[:, None, None, None] * pattern
     for lam in (0.05, 0.1, 0.2, 0.4):
-        result = reselect(frames, numbers, 4, 24 + shift, 44, lam, lam)
-        step = min(result.r_rise, abs(shift))
+        result = reselect(frames, numbers, 4, 24 + shift, 44, lam, lam, window)
+        step = min(result.r_rise, abs(shift)) if window == "symmetric" or shift > 0 else 0
         assert result.onset == 4
         assert result.apex == 24 + shift - int(np.sign(shift)) * step
 
 
-def test_reselect_with_gaps_in_frame_numbers() -> None:
+@pytest.mark.parametrize("window", ["backward", "symmetric"])
+def test_reselect_with_gaps_in_frame_numbers(window: str) -> None:
     rng = np.random.default_rng(3)
     numbers = np.array([0, 1, 2, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19, 20])
     frames = rng.integers(0, 256, size=(len(numbers), 5, 5)).astype(np.uint8)
-    result = reselect(frames, numbers, 1, 10, 19, 0.5, 0.5)
-    assert (result.onset, result.apex, result.offset) == brute_force(frames, numbers, 1, 10, 19, 0.5, 0.5)
+    result = reselect(frames, numbers, 1, 10, 19, 0.5, 0.5, window)
+    assert (result.onset, result.apex, result.offset) == brute_force(frames, numbers, 1, 10, 19, 0.5, 0.5, window)
 
 
 def test_reselect_does_not_wrap_uint8() -> None:
-    # Onset 200; apex candidates 0 (true difference 200) and 100 (true 100). Subtracting uint8
-    # wraps 0 − 200 to 56 and 100 − 200 to 156, which would pick 100.
+    # Onset 200; annotated apex 4, backward apex candidates 2, 3, 4 with values 100, 0, 100
+    # (true differences 100, 200, 100). Subtracting uint8 wraps 0 − 200 to 56 and 100 − 200 to
+    # 156, which would pick a value-100 frame.
     values = {0: 200, 1: 200, 2: 100, 3: 0, 4: 100, 5: 200, 6: 200}
     numbers = np.array(sorted(values))
     frames = np.array([np.full((4, 4), values[n], dtype=np.uint8) for n in numbers])
     wrapped = {a: float(np.linalg.norm((frames[a] - frames[0]).astype(np.float64))) for a in (2, 3)}
     assert wrapped[2] > wrapped[3]  # the uint8 shortcut really prefers the wrong frame
-    result = reselect(frames, numbers, 0, 2, 6, 0.5, 0.0)
+    result = reselect(frames, numbers, 0, 4, 6, 0.5, 0.0)
     assert (result.onset, result.apex) == (0, 3)
     assert result.rise_diff_reselected == pytest.approx(200.0 * 4)
     assert result.rise_diff_annotated == pytest.approx(100.0 * 4)
@@ -412,11 +431,78 @@ def test_keyframes_table_columns_modes_and_order(tmp_path: Path) -> None:
 
 
 def test_reselected_apex_stays_before_the_annotated_offset() -> None:
-    # Motion grows to the last stored frame: without the bound the apex would land on the offset.
+    # Motion grows to the last stored frame: without the bound the symmetric window's apex would
+    # land on the offset. The backward window never passes the annotated apex.
     frames = np.arange(21, dtype=np.float64)[:, None] * np.ones((21, 4))
-    result = reselect(frames, np.arange(21), 0, 18, 20, 0.2, 0.5)
+    result = reselect(frames, np.arange(21), 0, 18, 20, 0.2, 0.5, "symmetric")
     assert result.apex == 19 and result.offset == 20
     assert result.fall_diff_reselected > 0
+    assert reselect(frames, np.arange(21), 0, 18, 20, 0.2, 0.5, "backward").apex == 18
+
+
+def late_peak_clip() -> tuple[np.ndarray, np.ndarray]:
+    """Frames 0–20 of a fixed pattern scaled by a triangle: 0 up to frame 4, peak 1 at frame 12, 0 at 20.
+
+    ‖f_a − f_o‖ = |I(a) − I(o)|·‖pattern‖, so among the candidates the frame nearest 12 wins.
+    """
+    numbers = np.arange(21)
+    level = np.clip(np.minimum((numbers - 4) / 8, (20 - numbers) / 8), 0.0, None)
+    pattern = np.random.default_rng(9).normal(0, 30, size=(5, 5, 3))
+    return 100 + level[:, None, None, None] * pattern, numbers
+
+
+def test_backward_and_symmetric_windows_pick_what_they_define() -> None:
+    # Annotated onset 0, apex 10 (two frames before the true peak 12), offset 20; λ = 0.3: R_rise = 3.
+    frames, numbers = late_peak_clip()
+    backward = reselect(frames, numbers, 0, 10, 20, 0.3, 0.3, "backward")
+    symmetric = reselect(frames, numbers, 0, 10, 20, 0.3, 0.3, "symmetric")
+    assert backward.r_rise == symmetric.r_rise == 3
+    assert backward.apex == 10  # candidates 7 … 10 rise towards the annotation: it stays
+    assert symmetric.apex == 12  # candidates 7 … 13 hold the peak
+    assert backward.onset == symmetric.onset == 0  # onsets 0 … 3 all show level 0: the annotation wins the tie
+    # Annotated after the peak: both windows reach back to it.
+    assert reselect(frames, numbers, 0, 14, 20, 0.3, 0.3, "backward").apex == 12
+    assert reselect(frames, numbers, 0, 14, 20, 0.3, 0.3, "symmetric").apex == 12
+
+
+def test_default_apex_window_is_algorithm_1s_backward_search() -> None:
+    frames, numbers = late_peak_clip()
+    assert inspect.signature(reselect).parameters["apex_window"].default == "backward"
+    assert reselect(frames, numbers, 0, 10, 20, 0.3, 0.3) == reselect(frames, numbers, 0, 10, 20, 0.3, 0.3, "backward")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["keyframes"]["apex_window"] == "backward"
+
+
+def test_unknown_apex_window_is_a_config_error_naming_the_key() -> None:
+    frames, numbers = late_peak_clip()
+    with pytest.raises(ConfigError, match=r"keyframes\.apex_window .*'forward'"):
+        reselect(frames, numbers, 0, 10, 20, 0.3, 0.3, "forward")
+
+
+def test_params_schema_apex_windows_match_the_code() -> None:
+    schema = yaml.safe_load((REPO / "mer/schemas/params.schema.yaml").read_text())
+    entry = schema["properties"]["keyframes"]
+    assert entry["properties"]["apex_window"]["enum"] == list(APEX_WINDOWS)
+    assert "apex_window" in entry["required"]
+
+
+def test_keyframes_stages_track_the_whole_keyframes_section() -> None:
+    # Snakemake's params trigger and DVC's params list see every keyframes key (apex_window included).
+    rule = (REPO / "workflow/rules/preprocess.smk").read_text().split("rule keyframes:")[1].split("\nrule ")[0]
+    assert 'keyframes=config["keyframes"]' in rule
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["preprocess"]
+    assert "keyframes" in stage["params"] and "mer/preprocess" in stage["deps"]
+
+
+def test_keyframes_table_reads_the_apex_window(tmp_path: Path) -> None:
+    frames, numbers = late_peak_clip()
+    write_faces(tmp_path / "sub01.h5", "sub01", {"EP01": (numbers, np.round(frames).astype(np.uint8))})
+    sample = {"dataset": "casme2", "subject": "sub01", "clip": "EP01", "onset": 0, "apex": 10, "offset": 20}
+    manifest = pd.DataFrame([sample])
+    params = {**KEYFRAMES, "lambda_rise": 0.3}
+    assert keyframes_table(manifest, tmp_path, params)["apex_reselected"].tolist() == [10]
+    symmetric = keyframes_table(manifest, tmp_path, {**params, "apex_window": "symmetric"})
+    assert symmetric["apex_reselected"].tolist() == [12]
 
 
 def test_keyframes_table_missing_frame_names_the_sample(tmp_path: Path) -> None:

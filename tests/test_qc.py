@@ -14,7 +14,13 @@ from mer.paths import QC_FIGURES
 from mer.preprocess.keyframes import keyframes_table
 from mer.qc import build_qc
 
-KEYFRAMES = {"mode": "reselected", "lambda_rise": 0.2, "lambda_fall": 0.2, "spotting": {"method": "frame_difference"}}
+KEYFRAMES = {
+    "mode": "reselected",
+    "lambda_rise": 0.2,
+    "lambda_fall": 0.2,
+    "apex_window": "backward",
+    "spotting": {"method": "frame_difference"},
+}
 
 
 def write_corpus(root: Path) -> pd.DataFrame:

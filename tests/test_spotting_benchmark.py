@@ -68,7 +68,7 @@ def peak_clip(drift: float = 0.0) -> Clip:
 
 def test_evaluate_counts_moves_and_reuses_reselections() -> None:
     grid = Grid(noise_sd=(0.0, 6.0), lambdas=(0.1, 0.3), repeats=30)
-    rows, cost = evaluate([peak_clip()], grid)
+    rows, cost = evaluate([peak_clip()], grid, "backward")
     assert rows[0]["annotated"] == 0.0 and rows[0]["reselected"]["0.1"] == 0.0
     assert rows[0]["apex_move"]["0.3"] == 0.0 and rows[0]["onset_error"]["0.3"] == 0.0
     assert rows[1]["annotated"] > 2.0 and rows[1]["spotted"]["frame_difference"] == 0.0
@@ -79,11 +79,13 @@ def test_evaluate_counts_moves_and_reuses_reselections() -> None:
     assert cost["calls"] == 2 * len(distinct) < 2 * 2 * 30 and cost["seconds"] > 0
 
 
-def test_monotone_nuisance_pulls_the_reselected_apex_late() -> None:
+@pytest.mark.parametrize(("window", "move"), [("symmetric", 5), ("backward", 0)])
+def test_monotone_nuisance_pulls_the_reselected_apex_late(window: str, move: int) -> None:
+    # R = int(0.3 · 17) = 5: the symmetric window's late edge; the backward window ends at the annotation.
     grid = Grid(noise_sd=(0.0,), lambdas=(0.3,), repeats=1)
-    rows, _ = evaluate([peak_clip(drift=20.0)], grid)
-    assert rows[0]["apex_move"]["0.3"] == 5  # R = int(0.3 · 17): the window's late edge
-    assert rows[0]["reselected"]["0.3"] == 5.0
+    rows, _ = evaluate([peak_clip(drift=20.0)], grid, window)
+    assert rows[0]["apex_move"]["0.3"] == move
+    assert rows[0]["reselected"]["0.3"] == float(move)
 
 
 def test_criterion_scale_separates_expression_from_nuisance() -> None:
@@ -99,13 +101,15 @@ def test_markdown_has_one_row_per_nuisance_and_noise_level() -> None:
     for nuisance, clip in zip(grid.nuisance, (peak_clip(drift=6.0), peak_clip()), strict=True):
         if nuisance.is_default:
             clip.spotted["flow_magnitude"] = 20
-        rows, _ = evaluate([clip], grid)
+        rows, _ = evaluate([clip], grid, "symmetric")
         criterion = criterion_scale([clip])
         levels.append({"label": nuisance.label, "clips": 1, "subjects": 1, "criterion": criterion, "rows": rows})
-    result = {"grid": asdict(grid), "synth": {"drift_px": 0.3, "flicker": 0.01, "noise_sd": 1.5}, "levels": levels}
+    synth = {"drift_px": 0.3, "flicker": 0.01, "noise_sd": 1.5}
+    result = {"grid": asdict(grid), "apex_window": "symmetric", "synth": synth, "levels": levels}
     text = markdown(result)
     assert "| drift×1 flicker×1 noise×1 | 0 | 0.00 | 1.00 | 0.00 | 2.00 |" in text  # the ramp moves exact apexes
     assert "| drift×0 flicker×0 noise×0 | 0 | 0.00 | 0.00 | 0.00 | – |" in text
     assert "| drift×0 flicker×0 noise×0 | 6 | 5.00 | **4.33** |" in text
     assert "λ=0.1" in text and "spotted (flow_magnitude)" in text and "0.3 px, 0.01, 1.5 grey levels" in text
+    assert "the symmetric apex window" in text
     assert text.count("| drift×0 flicker×0 noise×0 |") == 2 + 2 + 1 + 1  # error, moves, criterion, onset/offset

@@ -8,9 +8,10 @@ levels (same seeds), so the levels isolate what the nuisance does to the criteri
 not depend on the annotation, so the human-like apex error is drawn here, many times per clip
 and noise level, with the synthetic generator's rule (true apex + round(N(0, σ)), kept strictly
 inside (onset, offset); docs/synthetic.md). For every draw and λ (λ_rise = λ_fall = λ, the grid
-of GAMDSS Table V) the reselected keyframes are compared with the truth; spotted apexes ignore
-the annotation and are compared once per clip. The accuracy tables are deterministic; timings
-are measured on the running machine and reported beside them.
+of GAMDSS Table V) the keyframes reselected with params' `keyframes.apex_window` are compared
+with the truth; spotted apexes ignore the annotation and are compared once per clip. The
+accuracy tables are deterministic; timings are measured on the running machine and reported
+beside them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import h5py
 import numpy as np
 
 from mer.errors import ConfigError
-from mer.preprocess.keyframes import Reselection, reselect
+from mer.preprocess.keyframes import Reselection, apex_candidates, reselect
 from mer.preprocess.spotting import SPOTTERS, spot_apex
 
 DATASET = "casme2"
@@ -200,9 +201,10 @@ def criterion_scale(clips: list[Clip]) -> dict[str, float]:
     }
 
 
-def evaluate(clips: list[Clip], grid: Grid) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def evaluate(clips: list[Clip], grid: Grid, apex_window: str) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Mean |keyframe error| (frames) per annotation noise level: annotated, reselected per λ, spotted.
 
+    Reselection searches the apex in `apex_window` (`mer.preprocess.keyframes.APEX_WINDOWS`).
     Per λ also: the draws where reselection moved the apex closer to / farther from the truth,
     the mean signed apex move (reselected − annotated; > 0 = later) and the mean onset and
     offset errors after reselection (the annotated onset and offset are exact). `reselect`
@@ -217,7 +219,7 @@ def evaluate(clips: list[Clip], grid: Grid) -> tuple[list[dict[str, Any]], dict[
         if key not in cache:
             clip = clips[c]
             start = time.perf_counter()
-            cache[key] = reselect(clip.frames, clip.numbers, clip.onset, apex, clip.offset, lam, lam)
+            cache[key] = reselect(clip.frames, clip.numbers, clip.onset, apex, clip.offset, lam, lam, apex_window)
             cost["seconds"] += time.perf_counter() - start
             cost["calls"] += 1
         return cache[key]
@@ -259,13 +261,18 @@ def evaluate(clips: list[Clip], grid: Grid) -> tuple[list[dict[str, Any]], dict[
 
 
 def run(params: dict[str, Any], grid: Grid, work: Path) -> dict[str, Any]:
-    """The whole benchmark: one corpus per nuisance level, crops, spotting, the σ × λ sweep, timings."""
+    """The whole benchmark: one corpus per nuisance level, crops, spotting, the σ × λ sweep, timings.
+
+    Reselection uses params' `keyframes.apex_window`, checked before any corpus is rendered.
+    """
+    window = params["keyframes"]["apex_window"]
+    apex_candidates(window)
     levels = []
     totals: dict[str, float] = {}
     for nuisance in grid.nuisance:
         folder = Path(work) / f"nuisance-{nuisance.drift:g}-{nuisance.flicker:g}-{nuisance.noise:g}"
         clips, timings = prepare(params, grid, nuisance, folder)
-        rows, cost = evaluate(clips, grid)
+        rows, cost = evaluate(clips, grid, window)
         counts = {f"spot_{method}_clips": float(len(clips)) for method in clips[0].spotted}
         counts.update(reselect_calls=cost["calls"], reselect_seconds=cost["seconds"])
         for key, value in {**timings, **counts}.items():
@@ -283,6 +290,7 @@ def run(params: dict[str, Any], grid: Grid, work: Path) -> dict[str, Any]:
         )
     return {
         "grid": asdict(grid),
+        "apex_window": window,
         "synth": {key: params["synth"][key] for key in ("drift_px", "flicker", "noise_sd")},
         "levels": levels,
         "timings": _timings(totals, grid.all_spotters),
@@ -322,7 +330,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Mean |apex − true apex| in frames over {first['clips']} clips × {grid['repeats']} annotation draws "
         f"({first['subjects']} subjects, synth seed {grid['seed']}); λ columns: reselected with "
-        "λ_rise = λ_fall = λ; spotted apexes do not use the annotation (–: not run at this level). "
+        f"λ_rise = λ_fall = λ and the {result['apex_window']} apex window (keyframes.apex_window); "
+        "spotted apexes do not use the annotation (–: not run at this level). "
         "Nuisance: factors on params.yaml's synth drift_px, flicker, noise_sd ("
         f"{result['synth']['drift_px']:g} px, {result['synth']['flicker']:g}, "
         f"{result['synth']['noise_sd']:g} grey levels). "

@@ -7,13 +7,16 @@ from the new apex. The rule uses no label, so it is applied identically to every
 (train and test alike) and cached once in keyframes.csv, next to the annotated keyframes
 and the spotted apex (`mer.preprocess.spotting`); `keyframes.mode` switches between them.
 
-Frames are cast to float64 before subtracting: GAMDSS's own code subtracts uint8 images,
-which wraps modulo 256 and changes which pair wins. Choices where Algorithm 1 is ambiguous
-(window shapes, truncation of R, clamping, ties) are listed in docs/methods.md.
+The apex is searched backwards from the annotation by default (Algorithm 1 and GAMDSS's code);
+`keyframes.apex_window: symmetric` searches both sides, as Eq. 2 states. Frames are cast to
+float64 before subtracting: GAMDSS's own code subtracts uint8 images, which wraps modulo 256
+and changes which pair wins. Choices where Algorithm 1 is ambiguous (window shapes, truncation
+of R, clamping, ties) are listed in docs/methods.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from mer.errors import InputDataError
+from mer.errors import ConfigError, InputDataError
 from mer.preprocess.spotting import spot_apex
 
 COLUMNS = (
@@ -48,6 +51,30 @@ COLUMNS = (
     "apex",
     "offset",
 )
+
+
+def _backward(numbers: np.ndarray, apex: int, radius: int) -> np.ndarray:
+    """apex − R … apex: Algorithm 1 lines 10–15 (a − j, a − n) and GAMDSS's code (`apex - index`)."""
+    return numbers[(numbers >= apex - radius) & (numbers <= apex)]
+
+
+def _symmetric(numbers: np.ndarray, apex: int, radius: int) -> np.ndarray:
+    """apex − R … apex + R: Eq. 2's a ∈ [apex − R, apex + R], the count L = (R + 1)(2R + 1)."""
+    return numbers[(numbers >= apex - radius) & (numbers <= apex + radius)]
+
+
+# `keyframes.apex_window` → the stored frame numbers that may become the apex (annotated apex, radius R).
+APEX_WINDOWS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
+    "backward": _backward,
+    "symmetric": _symmetric,
+}
+
+
+def apex_candidates(name: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    """The candidate function of apex window `name`; a ConfigError naming `keyframes.apex_window` otherwise."""
+    if name not in APEX_WINDOWS:
+        raise ConfigError(f"keyframes.apex_window must be one of {sorted(APEX_WINDOWS)}, not {name!r}")
+    return APEX_WINDOWS[name]
 
 
 @dataclass(frozen=True)
@@ -77,18 +104,23 @@ def reselect(
     offset: int,
     lambda_rise: float,
     lambda_fall: float,
+    apex_window: str = "backward",
 ) -> Reselection:
     """Reselect onset, apex and offset of one clip.
 
     `frames` is (T, ...) of any numeric dtype, `frame_numbers` the (T,) frame number of each
     frame. Windows (frame numbers, intersected with the frames present):
     R_rise = int(λ_rise·(apex − onset)), R_fall = int(λ_fall·(offset − apex));
-    onset candidates onset … onset + R_rise, apex candidates apex − R_rise … apex + R_rise
-    and before the annotated offset, pairs with onset < apex; offset candidates
+    onset candidates onset … onset + R_rise; apex candidates `APEX_WINDOWS[apex_window]`
+    (backward: apex − R_rise … apex, Algorithm 1; symmetric: apex − R_rise … apex + R_rise,
+    Eq. 2), kept before the annotated offset (the annotated apex always stays); pairs with
+    onset < apex; offset candidates
     offset − R_fall … offset + R_fall after the new apex (so the fall is never empty when
     the annotated apex precedes the offset). Exact ties go to the candidate closest to the annotation, then the earliest.
-    Raises InputDataError (with `frame`) when an annotated frame is absent.
+    Raises InputDataError (with `frame`) when an annotated frame is absent, ConfigError for an
+    unknown `apex_window`.
     """
+    candidates = apex_candidates(apex_window)
     onset, apex, offset = int(onset), int(apex), int(offset)
     if not onset <= apex <= offset:
         raise InputDataError(f"keyframes out of order: onset {onset}, apex {apex}, offset {offset}")
@@ -101,7 +133,8 @@ def reselect(
     r_fall = int(lambda_fall * (offset - apex))
 
     onsets = numbers[(numbers >= onset) & (numbers <= onset + r_rise)]
-    apexes = numbers[(numbers >= apex - r_rise) & (numbers <= apex + r_rise) & ((numbers < offset) | (numbers == apex))]
+    apexes = candidates(numbers, apex, r_rise)
+    apexes = apexes[(apexes < offset) | (apexes == apex)]
     needed = np.union1d(np.union1d(onsets, apexes), numbers[np.abs(numbers - offset) <= r_fall])
     needed = np.union1d(needed, [onset, apex, offset])
     rows = {int(n): i for i, n in enumerate(needed)}
@@ -157,7 +190,7 @@ def keyframes_table(
 ) -> pd.DataFrame:
     """keyframes.csv rows (columns `COLUMNS`, manifest order) from the crops in faces/<subject>.h5.
 
-    `keyframes` is the params section (mode, lambda_rise, lambda_fall, spotting.method);
+    `keyframes` is the params section (mode, lambda_rise, lambda_fall, apex_window, spotting.method);
     `flow` the flow section, read only by the flow_magnitude spotter. Every row carries all
     three triples (annotated, GAMDSS-reselected, spotted: annotated onset and offset with the
     apex of maximum motion); `mode` picks which triple fills the final onset/apex/offset
@@ -189,7 +222,14 @@ def _row(row: pd.Series, faces: h5py.File, path: Path, keyframes: dict[str, Any]
     method = keyframes["spotting"]["method"]
     try:
         result = reselect(
-            frames, numbers, onset, apex, offset, float(keyframes["lambda_rise"]), float(keyframes["lambda_fall"])
+            frames,
+            numbers,
+            onset,
+            apex,
+            offset,
+            float(keyframes["lambda_rise"]),
+            float(keyframes["lambda_fall"]),
+            keyframes["apex_window"],
         )
         spotted = spot_apex(frames, numbers, onset, offset, method, flow)
     except InputDataError as exc:
