@@ -22,6 +22,7 @@ import yaml
 from mer import paths
 from mer.errors import ConfigError
 from mer.model_keywords import check_model_kwargs
+from mer.training.grid import check_tuning
 
 SYNTHETIC_ROOT = "synthetic"
 ABLATION_SEPARATOR = "__"
@@ -54,6 +55,7 @@ def validate(params: dict[str, Any], source: str = "params.yaml") -> None:
             raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
     for name, experiment in all_experiments(params).items():
         check_model_kwargs(experiment["model"], experiment.get("model_kwargs", {}), f"{_where(name)}.model_kwargs")
+        check_tuning(experiment, _where(name))
         for dataset in experiment["datasets"]:
             if dataset not in params["datasets"]:
                 raise ConfigError(

@@ -249,13 +249,13 @@ def test_experiment_keyframes_choose_the_triple_of_face_inputs(tmp_path) -> None
 def test_optimizer_and_lr_decay_follow_the_experiment(corpus, monkeypatch) -> None:
     root, manifest, folds = corpus
     seen: list[tuple[str, list[float]]] = []
-    real_epoch = loop_module._train_epoch
+    real_epoch = loop_module.train_epoch
 
     def spy(method, model, keys, loader, optimizer, dev):
         seen.append((type(optimizer).__name__, [g["lr"] for g in optimizer.param_groups]))
         return real_epoch(method, model, keys, loader, optimizer, dev)
 
-    monkeypatch.setattr(loop_module, "_train_epoch", spy)
+    monkeypatch.setattr(loop_module, "train_epoch", spy)
     run(root, manifest, folds, "decay", optimizer="adamw", lr_decay=0.5, lr=0.004, epochs=3)
     assert [name for name, _ in seen] == ["AdamW"] * 3
     assert [lrs[0] for _, lrs in seen] == pytest.approx([0.004, 0.002, 0.001])

@@ -5,8 +5,9 @@ loaded (and fingerprinted, so a checkpoint from other data is never resumed), th
 trains for exactly `epochs` epochs (resuming from a checkpoint if one matches), and only
 then are the test rows loaded, once, to predict with the last-epoch model — or, with
 `inner_validation`, the best epoch on validation subjects carved from the training subjects
-(mer.training.validation). Nothing computed from the test fold can influence a weight or a
-choice.
+(mer.training.validation). With `tuning`, the grid candidate chosen on inner folds of the
+training subjects (mer.training.tuning) is trained instead of the experiment's own lr, weight
+decay and epochs. Nothing computed from the test fold can influence a weight or a choice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from mer.atomic import write_json
 from mer.metrics import uf1
@@ -36,14 +36,13 @@ from mer.training.inputs import InputSources
 from mer.training.methods import Batch, Method, create_method
 from mer.training.outputs import predictions_frame, write_predictions
 from mer.training.runtime import resolve_device, resolve_threads, seeded_runtime, shuffle_generator
+from mer.training.steps import make_loader, make_optimizer, predict, set_epoch_lr, train_epoch
+from mer.training.tuning import cached_select, select
 from mer.training.validation import carve, selection_rule
 
 CHECKPOINT = "checkpoint.pt"
 PREDICTIONS = "predictions.csv"
 LOG = "log.json"
-PREDICT_BATCH = 256
-# experiments.<name>.optimizer: Adam's weight decay is an L2 term in the gradient, AdamW's is decoupled.
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 # Keys of an experiment that do not change what one epoch does; a checkpoint survives them.
 BUDGET_KEYS = ("epochs", "seeds")
 
@@ -89,6 +88,16 @@ def train_fold(
     y_train = _labels(fit_rows)
     x_val = method.inputs(val_rows, experiment, sources) if inner else None
     load_seconds = time.perf_counter() - load_started
+    train_data = tensor_digest(*_tensors(x_train), y_train, *([*_tensors(x_val), _labels(val_rows)] if inner else []))
+    tuned = None
+    if experiment.get("tuning"):
+        key = {"experiment": experiment, "fold": fold_name, "folds_hash": folds["hash"], "seed": seed}
+        tuned = cached_select(
+            out_dir,
+            {**key, "train_data": train_data, "device": dev.type},
+            lambda: select(method, experiment, fit_rows, x_train, y_train, len(classes), fold_name, seed, threads, dev),
+        )
+        experiment = {**experiment, **tuned["chosen"]}
     fingerprint = {
         "experiment": {k: v for k, v in sorted(experiment.items()) if k not in BUDGET_KEYS},
         "fold": fold_name,
@@ -96,9 +105,7 @@ def train_fold(
         "seed": seed,
         "classes": classes,
         "train_samples": sample_keys_digest(train_rows),
-        "train_data": tensor_digest(
-            *_tensors(x_train), y_train, *([*_tensors(x_val), _labels(val_rows)] if inner else [])
-        ),
+        "train_data": train_data,
         "device": dev.type,
     }
 
@@ -107,9 +114,7 @@ def train_fold(
         weights = method.load_pretrained(model, experiment["pretrained"]) if experiment.get("pretrained") else None
         fingerprint["pretrained_sha256"] = weights["sha256"] if weights else None
         model = model.to(dev)
-        optimizer = OPTIMIZERS[experiment.get("optimizer", "adam")](
-            method.parameters(model), lr=experiment["lr"], weight_decay=experiment["weight_decay"]
-        )
+        optimizer = make_optimizer(method, model, experiment)
         generator = shuffle_generator(seed)
         state, resume_note = checkpoint.load_resumable(out_dir / CHECKPOINT, fingerprint, experiment["epochs"])
         history = _restore(state, model, optimizer, generator, dev) if state is not None else []
@@ -117,19 +122,11 @@ def train_fold(
         resumed_epochs = len(history)
 
         keys, train_set = method.training_set(x_train, y_train)
-        loader = DataLoader(
-            train_set,
-            batch_size=experiment["batch_size"],
-            shuffle=True,
-            generator=generator,
-            num_workers=0,
-            drop_last=_lone_last_batch(len(train_set), experiment["batch_size"]),
-        )
+        loader = make_loader(train_set, experiment, generator)
         for epoch in range(resumed_epochs + 1, experiment["epochs"] + 1):
             epoch_started = time.perf_counter()
-            for group in optimizer.param_groups:  # exponential decay per epoch, a function of the epoch alone
-                group["lr"] = experiment["lr"] * experiment.get("lr_decay", 1.0) ** (epoch - 1)
-            loss, terms, steps = _train_epoch(method, model, keys, loader, optimizer, dev)
+            set_epoch_lr(optimizer, experiment, epoch)
+            loss, terms, steps = train_epoch(method, model, keys, loader, optimizer, dev)
             entry = {
                 "epoch": epoch,
                 "loss": loss,
@@ -150,7 +147,7 @@ def train_fold(
         if best is not None:
             model.load_state_dict(best["model"])
         x_test = method.inputs(test_rows, experiment, sources)
-        logits = _predict(method, model, x_test, dev)
+        logits = predict(method, model, x_test, dev)
 
     write_predictions(out_dir / PREDICTIONS, predictions_frame(test_rows, logits))
     write_json(
@@ -171,6 +168,7 @@ def train_fold(
             "selection": selection_rule(experiment),
             "selected_epoch": best["epoch"] if best is not None else experiment["epochs"],
             "pretrained": weights,
+            "tuning": tuned,
             "checkpoint": resume_note,
             "resumed_epochs": resumed_epochs,
             "epochs": history,
@@ -184,11 +182,6 @@ def train_fold(
             "total_seconds": time.perf_counter() - started,
         },
     )
-
-
-def _lone_last_batch(samples: int, batch_size: int) -> bool:
-    """Whether the last mini-batch would hold one sample after full ones: BatchNorm cannot train on it."""
-    return samples > batch_size and samples % batch_size == 1
 
 
 def _tensors(inputs: Batch) -> list[torch.Tensor]:
@@ -215,7 +208,7 @@ def _val_uf1(
     method: Method, model: nn.Module, inputs: Batch, rows: pd.DataFrame, n_classes: int, dev: torch.device
 ) -> float:
     """Pooled UF1 of the model on the inner-validation rows."""
-    predicted = _predict(method, model, inputs, dev).argmax(dim=1).tolist()
+    predicted = predict(method, model, inputs, dev).argmax(dim=1).tolist()
     return uf1(rows["label_index"].astype(int).tolist(), predicted, list(range(n_classes)))
 
 
@@ -234,46 +227,6 @@ def _restore(
     if dev.type == "cuda":
         torch.cuda.set_rng_state(state["cuda_rng"], dev)
     return list(state["history"])
-
-
-def _train_epoch(
-    method: Method,
-    model: nn.Module,
-    keys: list[str],
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    dev: torch.device,
-) -> tuple[float, dict[str, float], int]:
-    """One pass over the training loader: sample-weighted mean loss, mean of each loss term, optimiser steps."""
-    model.train()
-    totals: dict[str, float] = {}
-    total, count, steps = 0.0, 0, 0
-    for *inputs, targets in loader:
-        batch = {k: x.to(dev) for k, x in zip(keys, inputs, strict=True)}
-        targets = targets.to(dev)
-        optimizer.zero_grad(set_to_none=True)
-        terms = method.loss_terms(model, batch, targets)
-        loss = sum(terms.values())
-        loss.backward()
-        optimizer.step()
-        method.after_step(model)
-        steps += 1
-        for name, term in terms.items():
-            totals[name] = totals.get(name, 0.0) + term.item() * len(targets)
-        total += loss.item() * len(targets)
-        count += len(targets)
-    return total / count, {name: value / count for name, value in totals.items()}, steps
-
-
-@torch.no_grad()
-def _predict(method: Method, model: nn.Module, inputs: Batch, dev: torch.device) -> torch.Tensor:
-    """Logits of the evaluation-mode model, in input order."""
-    model.eval()
-    keys = sorted(inputs)
-    chunks = zip(*(inputs[k].split(PREDICT_BATCH) for k in keys), strict=True)
-    return torch.cat(
-        [method.logits(model, {k: x.to(dev) for k, x in zip(keys, chunk, strict=True)}).cpu() for chunk in chunks]
-    )
 
 
 def _state(
