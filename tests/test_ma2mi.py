@@ -244,6 +244,31 @@ def test_reconstruction_loss_decreases_on_a_toy_video_and_weights_are_reproducib
     assert 0 < check["true_action"] and 0 < check["zero_action"]
 
 
+ACTION_CHECK = {  # the smallest run that learns the macro clips' motion (≈ 12 s per target on one CPU thread)
+    "input_size": 32,
+    "delta": [1, 4],
+    "samples_per_epoch": 512,
+    "epochs": 12,
+    "batch_size": 16,
+    "lr": 0.002,
+    "model_kwargs": {"width": 32, "action_channels": 16},
+}
+
+
+def test_pretrained_reconstruction_needs_the_true_action_only_with_the_residual_target(macro_root: Path) -> None:
+    """Issue 13's copy shortcut, measured: after pre-training on the macro preset, zeroing the
+    action costs the residual target far more than the frame target (measured 1.40× vs 1.05×)."""
+    crop = _params(macro_root.parent)["crop"]
+    ratios = {}
+    for target in ("residual", "frame"):
+        section = {**PRETRAIN, **ACTION_CHECK, "root": str(macro_root), "reconstruction": target}
+        out = macro_root.parent / f"check-{target}" / "w.pt"
+        check = ma2mi.pretrain(section, macro_root, out, crop, threads=1, device="cpu")["action_check"]
+        ratios[target] = check["zero_action"] / check["true_action"]
+    assert ratios["residual"] > 1.25, ratios
+    assert ratios["frame"] < 1.15 < ratios["residual"], ratios
+
+
 def test_reconstruction_targets_are_the_change_or_the_later_frame() -> None:
     """`residual` compares the decoder's output with the scaled change, `frame` with I_{t+δ}."""
     frames = Frames.stack([_toy_video(6)])
