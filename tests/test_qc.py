@@ -13,14 +13,9 @@ from mer.errors import InputDataError
 from mer.paths import QC_FIGURES
 from mer.preprocess.keyframes import keyframes_table
 from mer.qc import build_qc
+from tests.test_preprocess import KEYFRAMES as PREPROCESS_KEYFRAMES
 
-KEYFRAMES = {
-    "mode": "reselected",
-    "lambda_rise": 0.2,
-    "lambda_fall": 0.2,
-    "apex_window": "backward",
-    "spotting": {"method": "frame_difference"},
-}
+KEYFRAMES = {**PREPROCESS_KEYFRAMES, "lambda_rise": 0.2, "lambda_fall": 0.2}
 
 
 def write_corpus(root: Path) -> pd.DataFrame:

@@ -65,8 +65,8 @@ def test_inner_validation_carves_whole_training_subjects_only(corpus) -> None:
         carve(train[train["subject"] == "sub02"], {"fraction": 0.5, "seed": 0}, "x")
 
 
-def test_inner_validation_selects_an_epoch_without_reading_the_test_fold(corpus, monkeypatch) -> None:
-    root, manifest, folds = corpus
+def spy_loaded_subjects(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The subjects of every load_inputs call a method makes from now on, in call order."""
     loaded: list[set[str]] = []
     real_load = methods_module.load_inputs
 
@@ -75,6 +75,13 @@ def test_inner_validation_selects_an_epoch_without_reading_the_test_fold(corpus,
         return real_load(rows, *args)
 
     monkeypatch.setattr(methods_module, "load_inputs", spy)
+    return loaded
+
+
+def test_inner_validation_selects_an_epoch_without_reading_the_test_fold(corpus, monkeypatch) -> None:
+    root, manifest, folds = corpus
+    real_load = methods_module.load_inputs
+    loaded = spy_loaded_subjects(monkeypatch)
     out = run(root, manifest, folds, "inner", inner_validation={"fraction": 0.34, "seed": 1}, epochs=12)
     log = json.loads((out / "log.json").read_text())
     assert loaded[-1] == {"sub01"} and all("sub01" not in subjects for subjects in loaded[:-1])

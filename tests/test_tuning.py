@@ -13,16 +13,23 @@ import yaml
 
 from mer import config
 from mer.errors import ConfigError, InputDataError
+from mer.protocols import loso_folds
 from mer.training import grid
-from mer.training import methods as methods_module
 from mer.training import tuning as tuning_module
 from mer.training.methods import create_method
 from mer.training.runtime import resolve_device
 from mer.training.validation import inner_folds
-from tests.test_training import EXPERIMENT, SUBJECTS, corpus, flow_paths, run  # noqa: F401 (fixture)
+from tests.test_training import EXPERIMENT, SUBJECTS, flow_paths, make_corpus, run
+from tests.test_training_options import spy_loaded_subjects
 
 REPO = Path(__file__).resolve().parents[1]
 TUNING = {"inner_folds": 3, "seed": 0, "grid": {"lr": [0.001, 0.01], "epochs": [1, 3]}}
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> tuple[Path, pd.DataFrame, dict]:
+    manifest = make_corpus(tmp_path)
+    return tmp_path, manifest, loso_folds(manifest)
 
 
 def test_schema_grid_keys_are_the_tunable_keys() -> None:
@@ -79,14 +86,7 @@ def test_one_run_scores_every_epoch_budget_exactly(corpus) -> None:
 
 def test_a_tuned_job_trains_the_chosen_candidate_and_never_reads_the_test_fold(corpus, monkeypatch) -> None:
     root, manifest, folds = corpus
-    loaded: list[set[str]] = []
-    real_load = methods_module.load_inputs
-
-    def spy(rows, *args):
-        loaded.append(set(rows["subject"]))
-        return real_load(rows, *args)
-
-    monkeypatch.setattr(methods_module, "load_inputs", spy)
+    loaded = spy_loaded_subjects(monkeypatch)
     tuned = run(root, manifest, folds, "tuned", tuning=TUNING)
     assert loaded[-1] == {"sub01"} and all("sub01" not in subjects for subjects in loaded[:-1])
     log = json.loads((tuned / "log.json").read_text())
