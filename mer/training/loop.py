@@ -36,7 +36,7 @@ from mer.training.inputs import InputSources
 from mer.training.methods import Batch, Method, create_method
 from mer.training.outputs import predictions_frame, write_predictions
 from mer.training.runtime import resolve_device, resolve_threads, seeded_runtime, shuffle_generator
-from mer.training.steps import make_loader, make_optimizer, predict, set_epoch_lr, train_epoch
+from mer.training.steps import build_model, make_loader, make_optimizer, predict, set_epoch_lr, train_epoch
 from mer.training.tuning import cached_select, select
 from mer.training.validation import carve, selection_rule
 
@@ -110,10 +110,8 @@ def train_fold(
     }
 
     with seeded_runtime(seed, threads):
-        model = method.build(experiment, len(classes), x_train)
-        weights = method.load_pretrained(model, experiment["pretrained"]) if experiment.get("pretrained") else None
+        model, weights = build_model(method, experiment, len(classes), x_train, dev)
         fingerprint["pretrained_sha256"] = weights["sha256"] if weights else None
-        model = model.to(dev)
         optimizer = make_optimizer(method, model, experiment)
         generator = shuffle_generator(seed)
         state, resume_note = checkpoint.load_resumable(out_dir / CHECKPOINT, fingerprint, experiment["epochs"])

@@ -20,6 +20,16 @@ PREDICT_BATCH = 256
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
+def build_model(
+    method: Method, experiment: dict[str, Any], num_classes: int, inputs: Batch, dev: torch.device
+) -> tuple[nn.Module, dict[str, Any] | None]:
+    """The method's seeded network with the experiment's local `pretrained` weights loaded, on `dev`,
+    and the weights' record (None without `pretrained`)."""
+    model = method.build(experiment, num_classes, inputs)
+    weights = method.load_pretrained(model, experiment["pretrained"]) if experiment.get("pretrained") else None
+    return model.to(dev), weights
+
+
 def make_optimizer(method: Method, model: nn.Module, experiment: dict[str, Any]) -> torch.optim.Optimizer:
     """The experiment's optimiser (`optimizer`, `lr`, `weight_decay`) over the method's parameters."""
     return OPTIMIZERS[experiment.get("optimizer", "adam")](

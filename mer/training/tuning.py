@@ -30,7 +30,7 @@ from mer.metrics import uar, uf1
 from mer.training import grid
 from mer.training.methods import Batch, Method
 from mer.training.runtime import seeded_runtime, shuffle_generator
-from mer.training.steps import make_loader, make_optimizer, predict, set_epoch_lr, train_epoch
+from mer.training.steps import build_model, make_loader, make_optimizer, predict, set_epoch_lr, train_epoch
 from mer.training.validation import inner_folds
 
 TUNING = "tuning.json"
@@ -55,10 +55,7 @@ def _inner_predictions(
     """Predicted classes of `held` after each epoch budget, and the training loss at each."""
     predicted, losses = {}, {}
     with seeded_runtime(seed, threads):
-        model = method.build(experiment, num_classes, fit[0])
-        if experiment.get("pretrained"):
-            method.load_pretrained(model, experiment["pretrained"])
-        model = model.to(dev)
+        model, _ = build_model(method, experiment, num_classes, fit[0], dev)
         optimizer = make_optimizer(method, model, experiment)
         keys, train_set = method.training_set(*fit)
         loader = make_loader(train_set, experiment, shuffle_generator(seed))
