@@ -312,9 +312,45 @@ def train(
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
     params_file: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Train one fold with a fixed epoch budget, then predict its test subjects once."""
+    """Train one fold with a fixed (or nested-selected) budget, then predict its test subjects once."""
+    from mer.training import train_fold
+
+    exp, manifest, folds, sources = _fold_job(params_file, experiment)
+    train_fold(
+        manifest,
+        folds,
+        fold,
+        exp,
+        sources,
+        seed,
+        paths.fill(paths.FOLD_DIR, experiment=experiment, seed=seed, fold=fold),
+        threads=threads,
+        tuning_file=paths.fill(paths.TUNING, experiment=experiment, fold=fold),
+    )
+
+
+@app.command()
+@reports_errors
+def tune(
+    experiment: ExperimentOpt,
+    fold: Annotated[str, typer.Option("--fold", "-f", help="Fold name from folds.json.")],
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    params_file: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Nested selection on inner folds of one fold's training subjects; every seed's `train` reuses it."""
+    from mer.training.loop import tune_fold
+
+    exp, manifest, folds, sources = _fold_job(params_file, experiment)
+    target = paths.fill(paths.TUNING, experiment=experiment, fold=fold)
+    record = tune_fold(manifest, folds, fold, exp, sources, target, threads=threads)
+    chosen = ", ".join(f"{key} {value}" for key, value in record["chosen"].items())
+    out.print(f"{experiment} {fold}: {chosen} ({record['seconds']:.0f} s) → {target}", markup=False, soft_wrap=True)
+
+
+def _fold_job(params_file: Path, experiment: str) -> tuple[dict[str, Any], Any, dict[str, Any], Any]:
+    """The experiment, its manifest, its folds and where its inputs live, for one fold job."""
     from mer import protocols
-    from mer.training import InputSources, train_fold
+    from mer.training import InputSources
     from mer.training.jobs import check_keyframes_choice
 
     params = config.load(params_file)
@@ -326,16 +362,8 @@ def train(
         triple=exp.get("keyframes"),
     )
     check_keyframes_choice(experiment, exp, params["keyframes"]["mode"])
-    train_fold(
-        _experiment_manifest(params, exp),
-        protocols.read_folds(paths.fill(paths.FOLDS, experiment=experiment)),
-        fold,
-        exp,
-        sources,
-        seed,
-        paths.fill(paths.FOLD_DIR, experiment=experiment, seed=seed, fold=fold),
-        threads=threads,
-    )
+    folds = protocols.read_folds(paths.fill(paths.FOLDS, experiment=experiment))
+    return exp, _experiment_manifest(params, exp), folds, sources
 
 
 @app.command()

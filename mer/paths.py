@@ -25,6 +25,8 @@ RUN_DIR = "results/runs/{experiment}"
 FOLDS = RUN_DIR + "/folds.json"
 FOLD_DIR = RUN_DIR + "/seed{seed}/fold-{fold}"
 PREDICTIONS = FOLD_DIR + "/predictions.csv"
+# nested selection of one outer fold, shared by all its seeds (experiments.<name>.tuning)
+TUNING = RUN_DIR + "/tuning/fold-{fold}.json"
 METRICS = RUN_DIR + "/metrics.json"
 TABLE_MD = "results/tables/benchmark.md"
 TABLE_CSV = "results/tables/benchmark.csv"

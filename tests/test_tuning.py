@@ -14,8 +14,9 @@ import yaml
 from mer import config
 from mer.errors import ConfigError, InputDataError
 from mer.protocols import loso_folds
-from mer.training import grid
+from mer.training import grid, train_fold
 from mer.training import tuning as tuning_module
+from mer.training.loop import tune_fold
 from mer.training.methods import create_method
 from mer.training.runtime import resolve_device
 from mer.training.validation import inner_folds
@@ -67,7 +68,7 @@ def _select(manifest: pd.DataFrame, root: Path, experiment: dict) -> dict:
     method = create_method(experiment)
     inputs = method.inputs(train, experiment, flow_paths(root))
     labels = torch.tensor(train["label_index"].to_numpy())
-    return tuning_module.select(method, experiment, train, inputs, labels, 3, "toy-sub01", 0, 1, resolve_device("cpu"))
+    return tuning_module.select(method, experiment, train, inputs, labels, 3, "toy-sub01", 1, resolve_device("cpu"))
 
 
 def test_one_run_scores_every_epoch_budget_exactly(corpus) -> None:
@@ -104,6 +105,29 @@ def test_a_tuned_job_trains_the_chosen_candidate_and_never_reads_the_test_fold(c
     (tuned / "predictions.csv").unlink()
     run(root, manifest, folds, "tuned", tuning=TUNING)
     assert (tuned / "predictions.csv").read_bytes() == (fixed / "predictions.csv").read_bytes()
+
+
+def test_every_seed_of_a_fold_trains_the_one_shared_choice(corpus, monkeypatch) -> None:
+    root, manifest, folds = corpus
+    experiment = {**EXPERIMENT, "tuning": TUNING}
+    shared = root / "tuning" / "fold-toy-sub01.json"
+    record = tune_fold(manifest, folds, "toy-sub01", experiment, flow_paths(root), shared, threads=1, device="cpu")
+    stored = shared.read_bytes()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a seed's job repeated the shared selection")
+
+    monkeypatch.setattr("mer.training.loop.select", refuse)
+    for seed in (0, 1):
+        out = root / f"seed{seed}"
+        train_fold(manifest, folds, "toy-sub01", experiment, flow_paths(root), seed, out,
+                   threads=1, device="cpu", tuning_file=shared)
+        log = json.loads((out / "log.json").read_text())
+        assert log["tuning"] == json.loads(json.dumps(record)) and log["seed"] == seed
+        assert not (out / "tuning.json").exists()
+    assert shared.read_bytes() == stored
+    # the seeds differ in their final run only, so their predictions differ
+    assert (root / "seed0/predictions.csv").read_bytes() != (root / "seed1/predictions.csv").read_bytes()
 
 
 def test_tuning_with_inner_validation_is_refused_at_parse_time() -> None:

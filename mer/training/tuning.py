@@ -9,8 +9,9 @@ pooled over the inner folds (as MEGC pools over LOSO folds) and scored by UF1; t
 candidate (first in grid order on ties) is what `train_fold` then trains on all training
 subjects. Only training rows ever reach this module: the test fold cannot influence a choice.
 
-The outcome is cached in `tuning.json` beside the fold's checkpoint, keyed on everything it
-depends on, so a resumed job does not repeat it.
+The outcome is cached in a JSON file keyed on everything it depends on: the workflow's `tune`
+job writes one per (experiment, fold) and every seed's `train` job reads it; a job run on its
+own caches `tuning.json` beside its checkpoint, so a resumed job does not repeat it.
 """
 
 from __future__ import annotations
@@ -76,13 +77,14 @@ def select(
     labels: torch.Tensor,
     num_classes: int,
     fold: str,
-    seed: int,
     threads: int,
     dev: torch.device,
 ) -> dict[str, Any]:
     """Score every grid candidate on inner folds of `train_rows`; the record names the chosen one.
 
-    `inputs` and `labels` are the training rows' tensors in row order. The record holds the
+    `inputs` and `labels` are the training rows' tensors in row order. Inner runs are seeded
+    with `tuning.seed`, not a job's training seed, so the choice belongs to the outer fold and
+    each training seed then varies only the final run. The record holds the
     inner folds' subjects, each candidate's pooled UF1 and UAR and mean final training loss,
     the chosen candidate and the seconds spent.
     """
@@ -105,7 +107,7 @@ def select(
                 _subset(inputs, held),
                 budgets,
                 num_classes,
-                seed,
+                spec["seed"],
                 threads,
                 dev,
             )
@@ -139,10 +141,10 @@ def _subjects(rows: pd.DataFrame) -> list[str]:
     return sorted({f"{d}/{s}" for d, s in zip(rows["dataset"], rows["subject"], strict=True)})
 
 
-def cached_select(out_dir: Path, key: dict[str, Any], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`tuning.json` of `out_dir` when it was made under `key` (compared as JSON), else `run()`,
+def cached_select(path: Path, key: dict[str, Any], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The record stored in `path` when it was made under `key` (compared as JSON), else `run()`,
     written there atomically first."""
-    path = Path(out_dir) / TUNING
+    path = Path(path)
     key = json.loads(json.dumps(key))
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))

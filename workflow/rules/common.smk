@@ -24,6 +24,13 @@ def manifests_of(datasets):
     return [paths.MANIFEST.format(dataset=d) for d in datasets]
 
 
+def tuning_of(experiment, fold):
+    """The fold's shared nested-selection file when the experiment is tuned, else nothing."""
+    if not PLAN.experiments[experiment].get("tuning"):
+        return []
+    return [paths.TUNING.format(experiment=experiment, fold=fold)]
+
+
 def predictions_of(experiment):
     return [
         paths.PREDICTIONS.format(experiment=experiment, seed=seed, fold=fold)

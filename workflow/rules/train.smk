@@ -1,4 +1,4 @@
-# Folds, one training job per (experiment, seed, fold), pooled evaluation.
+# Folds, one nested-selection job per tuned (experiment, fold), one training job per (experiment, seed, fold), pooled evaluation.
 
 from mer.training.jobs import input_files, job_resources
 
@@ -19,11 +19,36 @@ rule folds:
         "python -m mer folds -e {wildcards.experiment} -p {params.file} > {log} 2>&1"
 
 
+rule tune:
+    input:
+        folds=paths.FOLDS,
+        manifests=lambda wc: manifests_of(PLAN.experiments[wc.experiment]["datasets"]),
+        data=lambda wc: input_files(PLAN.experiments[wc.experiment], PLAN.subjects),
+    output:
+        paths.TUNING,
+    params:
+        file=PARAMS_FILE,
+        experiment=lambda wc: PLAN.experiments[wc.experiment],
+    threads: 1
+    resources:
+        mem_mb=lambda wc: job_resources(PLAN.experiments[wc.experiment])["mem_mb"],
+        runtime=lambda wc: job_resources(PLAN.experiments[wc.experiment])["runtime"],
+        gpu=lambda wc: job_resources(PLAN.experiments[wc.experiment])["gpu"],
+    conda:
+        "../envs/mer.yaml"
+    log:
+        "logs/tune/{experiment}/fold-{fold}.log",
+    shell:
+        "python -m mer tune -e {wildcards.experiment} -f {wildcards.fold} --threads {threads}"
+        " -p {params.file} > {log} 2>&1"
+
+
 rule train:
     input:
         folds=paths.FOLDS,
         manifests=lambda wc: manifests_of(PLAN.experiments[wc.experiment]["datasets"]),
         data=lambda wc: input_files(PLAN.experiments[wc.experiment], PLAN.subjects),
+        tuning=lambda wc: tuning_of(wc.experiment, wc.fold),
     output:
         paths.PREDICTIONS,
     params:
