@@ -107,7 +107,9 @@ def contrast_preserving_blend(face: np.ndarray, other: np.ndarray, weight: float
     return coarse + (mixed - coarse) / np.float32(np.hypot(1 - weight, weight))
 
 
-def skin(identity: dict[str, Any], face: np.ndarray, x: np.ndarray, y: np.ndarray, centre: list[float], height: float) -> np.ndarray:
+def skin(
+    identity: dict[str, Any], face: np.ndarray, x: np.ndarray, y: np.ndarray, centre: list[float], height: float
+) -> np.ndarray:
     """`face` (H, W, 3, in [0, 1]) under the subject's skin tone, texture and directional light."""
     tone = 1.0 + identity["skin_tone"] * (np.asarray(DEEP_TONE, dtype=np.float32) - 1.0)
     texture = identity["texture"]
