@@ -3,6 +3,7 @@ facial-query region discovery, the joint loss and an end-to-end train_fold run."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -296,6 +297,23 @@ def test_loss_is_finite_and_decreases_on_a_toy_batch(irc: bool, mrd: bool) -> No
         method.after_step(net)
         losses.append(loss.item())
     assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+def test_label_acl_ignores_the_maps_of_classes_outside_the_batch_and_all_does_not() -> None:
+    generator = torch.Generator().manual_seed(2)
+    batch = {"instances": torch.randn(4, 2, 3, 24, 24, generator=generator), "count": torch.tensor([2, 2, 2, 2])}
+    labels = torch.tensor([0, 1, 0, 1])  # class 2 is in no item's label
+    for maps, moves in (("label", False), ("all", True)):
+        method, net = tiny_net(mrd=False)
+        method.settings = dataclasses.replace(method.settings, acl_maps=maps)
+        torch.manual_seed(5)
+        before = method.loss_terms(net, batch, labels)["acl"]
+        with torch.no_grad():
+            net.online.encoder.classifier.weight[2] += 1.0
+            net.target.encoder.classifier.weight[2] -= 1.0
+        torch.manual_seed(5)
+        after = method.loss_terms(net, batch, labels)["acl"]
+        assert (not torch.equal(before, after)) == moves, maps
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,14 @@ import pytest
 from mer import config, synth
 from mer.errors import ConfigError
 from mer.synth import registry
-from mer.synth.casme2 import CODING_FILE, GROUND_TRUTH_DIR, RAW_DIR, STYLE
+from mer.synth.appearance import draw_appearance, render_base
+from mer.synth.casme2 import CODING_FILE, GROUND_TRUTH_DIR, IDENTITIES, RAW_DIR, STYLE
 from mer.synth.coding import write_coding
 from mer.synth.field import displacement_field
+from mer.synth.identity import identity_distances
 from mer.synth.plan import allocate, plan_corpus
 from mer.synth.render import render_frame
+from mer.synth.seeds import rng
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -57,7 +60,7 @@ def _digests(root: Path) -> dict[str, str]:
 
 
 def _ground_truths(root: Path) -> list[dict[str, Any]]:
-    return [json.loads(path.read_text()) for path in sorted((root / GROUND_TRUTH_DIR).rglob("*.json"))]
+    return [json.loads(path.read_text()) for path in sorted((root / GROUND_TRUTH_DIR).glob("*/*.json"))]
 
 
 def _frame(root: Path, gt: dict[str, Any], number: int) -> np.ndarray:
@@ -330,3 +333,48 @@ def test_mtcnn_finds_the_face_at_the_ground_truth_landmarks(corpus: Path) -> Non
         assert boxes is not None
         found = np.asarray(points[0], dtype=np.float64)
         assert np.max(np.hypot(*(found - truth).T)) < 0.25 * eye_distance
+
+
+def _rest_faces(subjects: int, neutral: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Rest faces of the evidence twin's first subjects; `neutral` switches every identity draw off."""
+    faces = {}
+    for index in range(subjects):
+        appearance = draw_appearance(rng(0, "subject", index), index, [320, 240], 150)
+        if neutral:
+            identity = appearance["identity"]
+            identity["blend"]["weight"] = 0.0
+            identity["features"] = {key: 0.0 for key in identity["features"]}
+            identity["skin_tone"] = 0.0
+            identity["texture"] = {**identity["texture"], "contrast": 0.0, "moles": 0}
+            identity["light"]["strength"] = 0.0
+        base = render_base(appearance, [320, 240])
+        faces[f"sub{index + 1:02d}"] = (base.image, base.landmarks)
+    return faces
+
+
+def test_each_subject_has_its_own_identity_that_mtcnn_still_finds() -> None:
+    from facenet_pytorch import MTCNN
+    from PIL import Image
+
+    faces = _rest_faces(8, neutral=False)
+    apart = identity_distances(faces)
+    alike = identity_distances(_rest_faces(8, neutral=True))
+    # without identities two subjects of one photo are near copies; with them no pair is
+    assert alike["min_nearest_other"] < 0.35 < 0.45 <= apart["min_nearest_other"]
+    assert apart["median_nearest_other"] > alike["median_nearest_other"] + 0.1
+    detector = MTCNN(keep_all=False, device="cpu")
+    for image, truth in faces.values():
+        boxes, _, points = detector.detect(Image.fromarray(image.astype(np.uint8)), landmarks=True)
+        assert boxes is not None
+        eye_distance = np.hypot(*(truth[1] - truth[0]))
+        found = np.asarray(points[0], dtype=np.float64)
+        assert np.max(np.hypot(*(found - truth).T)) < 0.25 * eye_distance
+
+
+def test_ground_truth_records_how_far_apart_identities_are(corpus: Path) -> None:
+    record = json.loads((corpus / GROUND_TRUTH_DIR / IDENTITIES).read_text())
+    distance = np.asarray(record["distance"])
+    assert record["subjects"] == sorted(p.name for p in (corpus / RAW_DIR).iterdir())
+    assert np.allclose(distance, distance.T) and np.all(np.diag(distance) == 0)
+    off = distance + np.diag([np.inf] * len(distance))
+    assert list(record["nearest_other"].values()) == pytest.approx(off.min(axis=1).tolist(), abs=1e-4)

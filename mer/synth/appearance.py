@@ -1,9 +1,11 @@
-"""Synthetic subjects: one real photo turned into a distinct-looking face at rest.
+"""Synthetic subjects: the real photos turned into a distinct face at rest.
 
 A subject is a base photo seen through a similarity transform (scale to the requested face
 height, small rotation, aspect change, optional mirror, placement in the frame), a smooth
-global shape warp, a colour balance and gamma, and a backdrop blended in around the head.
-All of it is drawn from the subject's own seeded stream and recorded as plain JSON values.
+global shape warp, its own identity (mer.synth.identity: a blend with the other photo, a
+feature morph, skin tone, texture and light), a colour balance and gamma, and a backdrop
+blended in around the head. All of it is drawn from the subject's own seeded stream and
+recorded as plain JSON values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 
 from mer.synth.field import bump_field
+from mer.synth.identity import contrast_preserving_blend, draw_identity, feature_bumps, similarity_fit, skin
 from mer.synth.photos import PHOTOS, photo
 
 MIRRORED_ORDER = [1, 0, 2, 4, 3]  # MTCNN points after a horizontal flip, back in MTCNN order
@@ -49,8 +52,9 @@ def draw_appearance(
                 "vector": [magnitude * np.cos(angle), magnitude * np.sin(angle)],
             }
         )
+    photo_name = PHOTOS[subject_index % len(PHOTOS)]
     return {
-        "photo": PHOTOS[subject_index % len(PHOTOS)],
+        "photo": photo_name,
         "mirrored": bool(rng.random() < 0.5),
         "face_height_px": face,
         "aspect": rng.uniform(0.94, 1.06),
@@ -64,6 +68,7 @@ def draw_appearance(
             "bottom": rng.uniform(0.1, 0.9, size=3).tolist(),
             "weight": rng.uniform(0.4, 0.9),
         },
+        "identity": draw_identity(rng, photo_name),
     }
 
 
@@ -80,14 +85,50 @@ def _photo_to_frame(appearance: dict[str, Any]) -> tuple[np.ndarray, np.ndarray,
     return linear, photo_centre, np.asarray(appearance["center"], dtype=np.float64)
 
 
+def _forward(appearance: dict[str, Any]) -> np.ndarray:
+    """The 2 × 3 similarity A taking base-photo points to the frame, before the shape warp."""
+    linear, photo_centre, frame_centre = _photo_to_frame(appearance)
+    return np.hstack([linear, (frame_centre - linear @ photo_centre)[:, None]])
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _shape_bumps(appearance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rest-pose warp W: the global shape bumps plus the identity's feature morph."""
+    anchors = _apply(_forward(appearance), photo(appearance["photo"]).landmarks)
+    morph = feature_bumps(appearance["identity"], anchors, appearance["face_height_px"], appearance["mirrored"])
+    return [*appearance["warp"], *morph]
+
+
+def _blend_alignment(appearance: dict[str, Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The blend photo's transform to the frame and the bumps that put its landmarks on the base photo's.
+
+    The similarity is a least-squares fit of its five landmarks (mirrored with the base photo)
+    to the base photo's; the remaining offset at each landmark is taken up by a Gaussian bump.
+    """
+    anchors = _apply(_forward(appearance), photo(appearance["photo"]).landmarks)
+    other = photo(appearance["identity"]["blend"]["photo"]).landmarks
+    flip = np.diag([-1.0, 1.0]) if appearance["mirrored"] else np.eye(2)
+    fitted = similarity_fit(other @ flip, anchors)
+    forward = np.hstack([fitted[:, :2] @ flip, fitted[:, 2:]])
+    residual = _apply(forward, other) - anchors
+    sigma = 0.1 * appearance["face_height_px"]
+    corrections = [
+        {"center": list(point), "sigma": [sigma, sigma], "angle": 0.0, "vector": list(offset)}
+        for point, offset in zip(anchors.tolist(), residual.tolist(), strict=True)
+    ]
+    return forward, corrections
+
+
 def _landmarks(appearance: dict[str, Any]) -> np.ndarray:
     """The photo's landmarks in the frame: q with q + W(q) = A(p), solved by fixed-point iteration."""
-    linear, photo_centre, frame_centre = _photo_to_frame(appearance)
-    points = photo(appearance["photo"]).landmarks
-    target = frame_centre + (points - photo_centre) @ linear.T
+    target = _apply(_forward(appearance), photo(appearance["photo"]).landmarks)
+    bumps = _shape_bumps(appearance)
     current = target.copy()
     for _ in range(LANDMARK_ITERATIONS):
-        current = target - bump_field(appearance["warp"], current[:, 0], current[:, 1]).T
+        current = target - bump_field(bumps, current[:, 0], current[:, 1]).T
     if appearance["mirrored"]:
         current = current[MIRRORED_ORDER]
     return current
@@ -111,31 +152,35 @@ def _head_mask(appearance: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.n
     return (edge * edge * (3 - 2 * edge)).astype(np.float32)
 
 
+def _render_photo(name: str, forward: np.ndarray, field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Photo `name` in the frame: pixel x shows the photo at A⁻¹(x + field(x)), float32 RGB in [0, 1]."""
+    image = photo(name).image.astype(np.float32) / 255.0
+    scale = float(np.sqrt(abs(np.linalg.det(forward[:, :2]))))
+    if scale < 1:
+        image = cv2.GaussianBlur(image, (0, 0), 0.5 * np.sqrt(1 / scale**2 - 1))
+    inverse = np.linalg.inv(forward[:, :2])
+    offset_x = x + field[0] - forward[0, 2]
+    offset_y = y + field[1] - forward[1, 2]
+    map_x = inverse[0, 0] * offset_x + inverse[0, 1] * offset_y
+    map_y = inverse[1, 0] * offset_x + inverse[1, 1] * offset_y
+    return cv2.remap(
+        image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+
+
 def render_base(appearance: dict[str, Any], frame_size: list[int]) -> Base:
     """The subject's face at rest in a frame of `frame_size` (width, height)."""
     width, height = frame_size
-    source = photo(appearance["photo"])
-    linear, photo_centre, frame_centre = _photo_to_frame(appearance)
-    image = source.image.astype(np.float32) / 255.0
-    scale = appearance["face_height_px"] / (source.box[3] - source.box[1])
-    if scale < 1:
-        image = cv2.GaussianBlur(image, (0, 0), 0.5 * np.sqrt(1 / scale**2 - 1))
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    shape = bump_field(appearance["warp"], x, y)
-    inverse = np.linalg.inv(linear)
-    offset_x = x + shape[0] - frame_centre[0]
-    offset_y = y + shape[1] - frame_centre[1]
-    map_x = photo_centre[0] + inverse[0, 0] * offset_x + inverse[0, 1] * offset_y
-    map_y = photo_centre[1] + inverse[1, 0] * offset_x + inverse[1, 1] * offset_y
-    face = cv2.remap(
-        image,
-        map_x.astype(np.float32),
-        map_y.astype(np.float32),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT,
-    )
+    shape = bump_field(_shape_bumps(appearance), x, y)
+    face = _render_photo(appearance["photo"], _forward(appearance), shape, x, y)
+    blend = appearance["identity"]["blend"]
+    other_forward, corrections = _blend_alignment(appearance)
+    other = _render_photo(blend["photo"], other_forward, shape + bump_field(corrections, x, y), x, y)
+    face = contrast_preserving_blend(face, other, blend["weight"], appearance["face_height_px"])
     gains = np.asarray(appearance["colour_gains"], dtype=np.float32)
     face = np.clip(face, 0.0, 1.0) ** appearance["gamma"] * gains
+    face = skin(appearance["identity"], face, x, y, appearance["center"], appearance["face_height_px"])
     mask = _head_mask(appearance, x, y)[..., None]
     weight = appearance["background"]["weight"]
     backdrop = weight * _backdrop(appearance, height, width) + (1 - weight) * face

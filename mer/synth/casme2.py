@@ -4,6 +4,7 @@ Layout written under the corpus root (see docs/synthetic.md):
   CASME2_RAW_selected/subNN/<Filename>/img{N}.jpg   N absolute, unpadded
   CASME2-coding-synthetic.xlsx                      the 2014 coding file's first-sheet columns
   ground_truth/subNN/<Filename>.json                exact timing and motion of each clip
+  ground_truth/identities.json                      how far apart the subjects' rest faces are
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mer.atomic import write_json
 from mer.synth.appearance import draw_appearance, render_base
 from mer.synth.clip import clip_ground_truth, write_frames
 from mer.synth.coding import write_coding
+from mer.synth.identity import identity_distances
 from mer.synth.plan import CorpusStyle, plan_corpus, subject_names
 from mer.synth.seeds import rng
 
@@ -22,6 +24,7 @@ DATASET = "casme2"
 RAW_DIR = "CASME2_RAW_selected"
 CODING_FILE = "CASME2-coding-synthetic.xlsx"
 GROUND_TRUTH_DIR = "ground_truth"
+IDENTITIES = "identities.json"
 
 STYLE = CorpusStyle(
     # Emotion counts of the 2014 coding file (255 rows).
@@ -64,10 +67,12 @@ def write(synth: dict[str, Any], root: Path) -> None:
     """Render the whole corpus into the empty folder `root`."""
     plans = plan_corpus(synth, STYLE)
     rows = []
+    faces = {}
     for index, subject in enumerate(subjects(synth)):
         subject_rng = rng(synth["seed"], "subject", index)
         appearance = draw_appearance(subject_rng, index, synth["frame_size"], synth["face_size"])
         base = render_base(appearance, synth["frame_size"])
+        faces[subject] = (base.image, base.landmarks)
         for plan in (p for p in plans if p.subject_index == index):
             gt = clip_ground_truth(DATASET, plan, appearance, base, synth)
             write_frames(gt, plan, base, root / RAW_DIR / subject / plan.clip, synth)
@@ -77,3 +82,4 @@ def write(synth: dict[str, Any], root: Path) -> None:
                 + (plan.action_units, plan.emotion)
             )
     write_coding(root / CODING_FILE, rows)
+    write_json(root / GROUND_TRUTH_DIR / IDENTITIES, identity_distances(faces))

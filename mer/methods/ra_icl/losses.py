@@ -11,10 +11,11 @@ import torch.nn.functional as F
 
 
 def attention_alignment(online_cam: torch.Tensor, target_cam: torch.Tensor) -> torch.Tensor:
-    """L_acl: mean squared difference of the (B, classes, h, w) class activation maps of both instances.
+    """L_acl: mean squared difference of the class activation maps of both instances.
 
-    Every class's map is aligned, as in visual attention consistency under flipping (Guo et
-    al., CVPR 2019), which IRC's flipped CAM alignment follows.
+    The maps are (B, classes, h, w) when every class's map is aligned, as in visual attention
+    consistency under flipping (Guo et al., CVPR 2019), which IRC's flipped CAM alignment
+    follows, or (B, h, w) when only the labelled class's is (`acl_maps: label`).
     """
     return F.mse_loss(online_cam, target_cam)
 

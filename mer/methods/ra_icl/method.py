@@ -14,7 +14,8 @@ Settings (`method_kwargs`, defaults from the paper where it gives them; docs/met
 instances (N = 16), sampling (middle), sampling_seed (0), irc (true), mrd (true), tau (0.99),
 lambda1, lambda2, lambda3 (0.5), queries (8), dim (64), decoder_layers (1), heads (4),
 temperature (0.1), inference (middle), expand (true; false draws one random instance pair per
-clip per epoch instead). The backbone is the experiment's `model` (a timm backbone of
+clip per epoch instead), acl_maps (all: L_acl aligns every class's activation map, as the
+flipped attention consistency of Guo et al. that IRC follows; label: only the labelled class's). The backbone is the experiment's `model` (a timm backbone of
 `mer.models`, ResNet-18 in the paper) with its `model_kwargs`.
 """
 
@@ -41,6 +42,7 @@ from mer.training.inputs import InputSources, input_names
 from mer.training.methods import Batch, LossTerms, Method, register_method
 
 INFERENCE = ("middle", "ensemble")
+ACL_MAPS = ("all", "label")  # which class activation maps L_acl aligns
 CHUNK = 256  # instances per forward pass in ensemble inference
 
 
@@ -64,6 +66,7 @@ class Settings:
     temperature: float = 0.1
     inference: str = "middle"
     expand: bool = True
+    acl_maps: str = "all"
 
     def __post_init__(self) -> None:
         checks = {
@@ -82,13 +85,14 @@ class Settings:
             "temperature": self.temperature > 0,
             "inference": self.inference in INFERENCE,
             "expand": isinstance(self.expand, bool),
+            "acl_maps": self.acl_maps in ACL_MAPS,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
             raise ConfigError(
                 f"ra_icl method_kwargs out of range: {values} (sampling one of {sorted(STRATEGIES)}, "
-                f"inference one of {list(INFERENCE)}, dim divisible by heads)"
+                f"inference one of {list(INFERENCE)}, acl_maps one of {list(ACL_MAPS)}, dim divisible by heads)"
             )
 
 
@@ -171,7 +175,10 @@ class RaICL(Method):
         if s.irc:
             with torch.no_grad():
                 target_cam = flip_map(target.encoder.cam(target_features))
-            terms["acl"] = s.lambda1 * attention_alignment(online.encoder.cam(features), target_cam)
+            online_cam = online.encoder.cam(features)
+            if s.acl_maps == "label":
+                online_cam, target_cam = online_cam[rows, targets], target_cam[rows, targets]
+            terms["acl"] = s.lambda1 * attention_alignment(online_cam, target_cam)
         if s.mrd:
             online_regions = online.regions(features)
             with torch.no_grad():
