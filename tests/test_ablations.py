@@ -95,3 +95,19 @@ def test_ablation_table_in_the_papers_layout(repo) -> None:
     params["ablations"]["toy"]["variants"]["D"]["describe"] = {"Other": "x"}
     with pytest.raises(ConfigError, match="Other"):
         ablation_table(params, "toy", {"toy__D": metrics(0.5, 0.1, 2), "toy__S": metrics(0.7, 0.1, 2)}, provenance)
+
+
+def test_predicted_counts_follow_the_class_order_the_caption_names(repo) -> None:
+    params = _with_ablation(config.load(repo / "params.yaml"))
+    origin = {
+        "model": "ststnet", "input": "rise_flow", "datasets": ["casme2"], "protocol": "loso", "group": "toy",
+        "selection": "last epoch", "scheme": "", "annotation": "", "params_hash": "p", "manifest_hash": "m",
+    }  # fmt: skip
+    provenance = {"git_commit": "abc", "experiments": {"toy__D": origin, "toy__S": origin}}
+    # metrics.json stores counts with sorted keys; the scheme's class order is not alphabetical
+    saved = {name: {**metrics(0.5, 0.1, 2), "classes": ["positive", "negative"]} for name in ("toy__D", "toy__S")}
+    markdown, frame, _ = ablation_table(params, "toy", saved, provenance)
+    lines = markdown.splitlines()
+    assert lines[2].endswith("| 2 | 10/7 |") and frame.loc[0, "predicted_counts"] == "10/7"
+    assert lines[4].endswith("| – | 0/10 |")
+    assert "how often each class (positive/negative) was predicted" in markdown

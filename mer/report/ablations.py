@@ -68,7 +68,7 @@ def ablation_table(
             params_hash=origin["params_hash"],
             git_commit=provenance["git_commit"],
         )
-        record["predicted_counts"] = "/".join(map(str, predicted_counts(per_seed)))
+        record["predicted_counts"] = "/".join(map(str, predicted_counts(per_seed, metrics[name]["classes"])))
         texts += [str(len(per_seed)), record["predicted_counts"]]
         records.append(record)
         shown.append(texts)
@@ -81,7 +81,7 @@ def ablation_table(
     ]
     baseline = metrics[names[0]].get("baselines", {}).get("majority_class") if names else None
     if baseline is not None:
-        shown.append(_baseline_row(baseline, columns, len(described)))
+        shown.append(_baseline_row(baseline, columns, len(described), metrics[names[0]]["classes"]))
     note = (
         f"{spec['title']} — reproduced by `mer` on the configured corpora (ablation `{ablation}`). "
         "Cells: per-dataset sub-scores of the pooled predictions, mean ± SD over seeds. "
@@ -92,18 +92,22 @@ def ablation_table(
     return _markdown(header, shown, note), pd.DataFrame.from_records(records), latex_table(header, shown, note)
 
 
-def predicted_counts(per_seed: list[dict[str, Any]]) -> list[int]:
-    """How often each class was predicted, in class order, summed over seeds."""
-    return [sum(counts) for counts in zip(*(entry["predicted_counts"].values() for entry in per_seed), strict=True)]
+def predicted_counts(per_seed: list[dict[str, Any]], classes: list[str]) -> list[int]:
+    """How often each class was predicted, in the order of `classes` (the caption's), summed over seeds.
+
+    Counts are looked up by name: metrics.json stores them with sorted keys, not in class order.
+    """
+    return [sum(entry["predicted_counts"][name] for entry in per_seed) for name in classes]
 
 
-def _baseline_row(baseline: dict[str, Any], columns: list[str], described: int) -> list[str]:
+def _baseline_row(baseline: dict[str, Any], columns: list[str], described: int, classes: list[str]) -> list[str]:
     """The majority-class predictor as a table row (one value per cell: it has no seed spread)."""
     cells = []
     for column in columns:
         scores = baseline if column == "overall" else baseline["per_dataset"].get(column)
         cells += ["–" if scores is None else f"{scores[metric]:.4f}" for metric in GROUP_METRICS]
-    return ["majority class", *([""] * described), *cells, "–", "/".join(map(str, baseline["predicted_counts"].values()))]
+    counts = "/".join(str(baseline["predicted_counts"][name]) for name in classes)
+    return ["majority class", *([""] * described), *cells, "–", counts]
 
 
 def ablation_outputs(ablation: str) -> list[str]:
