@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from mer.errors import InputDataError
 from mer.protocols import FoldError, LeakageError, folds_hash, loso_folds
 from mer.training import InputSources, train_fold
 from mer.training import loop as loop_module
 from mer.training import methods as methods_module
-from mer.training.data import class_names, load_inputs, split_fold, to_model_input
+from mer.training.data import SCALINGS, class_names, load_inputs, split_fold, to_model_input
 
 CLASSES = ["negative", "positive", "surprise"]
 SUBJECTS = ["sub01", "sub02", "sub03", "sub04"]
@@ -263,6 +264,11 @@ def test_non_finite_flow_is_refused(corpus) -> None:
         run(root, manifest, folds, "nan")
 
 
+def schema_enum(key: str) -> list[str]:
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "mer/schemas/params.schema.yaml").read_text())
+    return schema["$defs"]["experiment"]["properties"][key]["enum"]
+
+
 def test_to_model_input_resizes_and_scales_per_channel() -> None:
     flow = np.zeros((3, 16, 16), dtype=np.float32)
     flow[0] = 4.0
@@ -273,6 +279,19 @@ def test_to_model_input_resizes_and_scales_per_channel() -> None:
     assert small[1].min() == -1.0 and small[1].max() == 0.0
     assert torch.equal(small[2], torch.zeros(8, 8))
     assert to_model_input(flow, 28).shape == (3, 28, 28)
+
+
+def test_input_scalings_keep_what_their_names_say() -> None:
+    flow = np.zeros((3, 8, 8), dtype=np.float32)
+    flow[0], flow[1] = 0.6, -0.2  # a motion pointing right and up, three times as far along x
+    flow[2, :4] = 0.05
+    channel, sample, raw = (to_model_input(flow, 8, scaling) for scaling in ("per_channel", "per_sample", "none"))
+    assert channel[0, 0, 0] == 1.0 and channel[1, 0, 0] == -1.0  # direction lost: 45°
+    assert sample[1, 0, 0] / sample[0, 0, 0] == pytest.approx(-1 / 3) and sample.abs().max() == 1.0
+    assert torch.equal(raw, torch.from_numpy(flow))  # amplitude in pixels kept
+    assert torch.equal(to_model_input(2 * flow, 8, "per_sample"), sample)  # amplitude gone
+    assert not torch.equal(to_model_input(2 * flow, 8, "none"), raw)
+    assert set(SCALINGS) == set(schema_enum("input_scaling"))
 
 
 def test_class_names_require_consistent_indices() -> None:

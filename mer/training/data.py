@@ -7,14 +7,20 @@ no statistic of the test subjects can reach training:
 
 * resize to `input_size` with `area` interpolation when shrinking (an average over the
   covered pixels, i.e. anti-aliased) and antialiased bilinear when enlarging;
-* each channel divided by its own maximum absolute value, so values lie in [-1, 1], the
-  sign of motion is kept and zero still means "no motion" (an all-zero channel stays zero).
-  The division also cancels the change of pixel units that resizing a flow field implies.
+* scaled by `experiment.input_scaling` (SCALINGS). The default, `per_channel`, divides each
+  channel by its own maximum absolute value, so values lie in [-1, 1], the sign of motion is
+  kept and zero still means "no motion" (an all-zero channel stays zero); the division also
+  cancels the change of pixel units that resizing a flow field implies. It also discards how
+  far anything moved and, with separate u and v maxima, the flow's direction (issue 13,
+  hypothesis 2), so `per_sample` (one maximum over all of a sample's channels: direction and
+  the channels' ratios kept) and `none` (values as cached: flow in pixels at `flow.size`,
+  images in grey levels) are the alternatives.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,19 +89,38 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-def to_model_input(flow: np.ndarray, size: int) -> torch.Tensor:
-    """Resize one (C, S, S) flow to (C, size, size) and scale each channel by its max |value|."""
+def _divide_by_max(tensor: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    scale = tensor.abs().amax(dim=dims, keepdim=True)
+    return torch.where(scale > 0, tensor / scale.clamp_min(torch.finfo(tensor.dtype).tiny), tensor)
+
+
+# How a resized (C, size, size) input is scaled (experiment key `input_scaling`).
+SCALINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "per_channel": lambda tensor: _divide_by_max(tensor, (1, 2)),
+    "per_sample": lambda tensor: _divide_by_max(tensor, (0, 1, 2)),
+    "none": lambda tensor: tensor,
+}
+DEFAULT_SCALING = "per_channel"
+
+
+def scaling_of(experiment: dict[str, Any]) -> str:
+    """The experiment's `input_scaling` (DEFAULT_SCALING when unset)."""
+    return experiment.get("input_scaling", DEFAULT_SCALING)
+
+
+def to_model_input(flow: np.ndarray, size: int, scaling: str = DEFAULT_SCALING) -> torch.Tensor:
+    """Resize one (C, S, S) array to (C, size, size) and scale it by SCALINGS[`scaling`]."""
     tensor = torch.from_numpy(flow).unsqueeze(0)
     if tensor.shape[-1] > size:
         tensor = F.interpolate(tensor, size=(size, size), mode="area")
     elif tensor.shape[-1] < size:
         tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    tensor = tensor.squeeze(0)
-    scale = tensor.abs().amax(dim=(1, 2), keepdim=True)
-    return torch.where(scale > 0, tensor / scale.clamp_min(torch.finfo(tensor.dtype).tiny), tensor)
+    return SCALINGS[scaling](tensor.squeeze(0))
 
 
-def load_inputs(rows: pd.DataFrame, input_name: str, size: int, sources: InputSources) -> torch.Tensor:
+def load_inputs(
+    rows: pd.DataFrame, input_name: str, size: int, sources: InputSources, scaling: str = DEFAULT_SCALING
+) -> torch.Tensor:
     """(N, C, size, size) float32 model inputs for `rows`, in row order."""
     arrays = input_kind(input_name).read(rows.reset_index(drop=True), sources)
-    return torch.stack([to_model_input(array, size) for array in arrays])
+    return torch.stack([to_model_input(array, size, scaling) for array in arrays])

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from mer.errors import ConfigError
 from mer.models import create_model, load_local_weights
-from mer.training.data import load_inputs
+from mer.training.data import load_inputs, scaling_of
 from mer.training.inputs import InputSources, input_names
 
 Batch = dict[str, torch.Tensor]
@@ -39,8 +39,8 @@ class Method:
 
     def inputs(self, rows: pd.DataFrame, experiment: dict[str, Any], sources: InputSources) -> Batch:
         """{input name: (N, …) float32 tensor} for `rows`, in row order (default: every named input kind)."""
-        size = experiment["input_size"]
-        return {name: load_inputs(rows, name, size, sources) for name in input_names(experiment)}
+        size, scaling = experiment["input_size"], scaling_of(experiment)
+        return {name: load_inputs(rows, name, size, sources, scaling) for name in input_names(experiment)}
 
     def build(self, experiment: dict[str, Any], num_classes: int, inputs: Batch) -> nn.Module:
         """The network (with any auxiliary modules it trains), built from seeded random weights."""

@@ -31,7 +31,7 @@ from torch import nn
 from mer.errors import ConfigError
 from mer.methods.gamdss.network import build_network
 from mer.models import load_local_weights
-from mer.training.data import load_inputs
+from mer.training.data import load_inputs, scaling_of
 from mer.training.inputs import InputSources, input_names
 from mer.training.methods import Batch, LossTerms, Method, register_method
 
@@ -117,7 +117,8 @@ class GamdssMethod(Method):
         """The motion input and, with the spatial branch, the onset frame, for `rows`."""
         motion = self._motion_input(experiment)
         names = [motion, ONSET] if self.config.spatial else [motion]
-        return {name: load_inputs(rows, name, experiment["input_size"], sources) for name in names}
+        size, scaling = experiment["input_size"], scaling_of(experiment)
+        return {name: load_inputs(rows, name, size, sources, scaling) for name in names}
 
     def build(self, experiment: dict[str, Any], num_classes: int, inputs: Batch) -> nn.Module:
         motion = self._motion_input(experiment)

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from mer.errors import InputDataError
 from mer.flow.cache import load_instances
 from mer.methods.ra_icl.sampling import Keyframes, select
-from mer.training.data import to_model_input
+from mer.training.data import DEFAULT_SCALING, to_model_input
 from mer.training.inputs import FLOW_CHANNELS, InputSources
 
 INPUT = "instance_flows"
@@ -34,9 +34,18 @@ def clip_generator(seed: int, dataset: str, subject: str, clip: str) -> np.rando
 
 
 def instance_inputs(
-    rows: pd.DataFrame, size: int, strategy: str, count: int, seed: int, sources: InputSources
+    rows: pd.DataFrame,
+    size: int,
+    strategy: str,
+    count: int,
+    seed: int,
+    sources: InputSources,
+    scaling: str = DEFAULT_SCALING,
 ) -> dict[str, torch.Tensor]:
     """{"instances": (B, K, 3, size, size), "count": (B,), "middle": (B,)} for `rows`, in row order.
+
+    Each instance is scaled on its own by SCALINGS[`scaling`]; only `none` keeps the instances'
+    relative intensities, which "high-intensity instances guide low-intensity ones" is about.
 
     K is the largest instance count among the rows; a clip's instances fill its first `count`
     slots in frame order, the rest are zeros. `middle` is the slot of its middle instance.
@@ -53,7 +62,7 @@ def instance_inputs(
         flows = cached.flows[selection.positions]
         if not np.isfinite(flows).all():
             raise InputDataError("instances flow holds NaN or infinite values", **where)
-        sets.append(torch.stack([to_model_input(flow, size) for flow in flows]))
+        sets.append(torch.stack([to_model_input(flow, size, scaling) for flow in flows]))
         middles.append(selection.middle)
     slots = max((len(stack) for stack in sets), default=0)
     instances = torch.zeros(len(sets), slots, FLOW_CHANNELS, size, size)

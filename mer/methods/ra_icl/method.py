@@ -38,6 +38,7 @@ from mer.methods.ra_icl.network import Branch, Encoder, RaICLNet, RegionDiscover
 from mer.methods.ra_icl.sampling import STRATEGIES
 from mer.models import create_model
 from mer.models.timm_backbones import ARCHITECTURES
+from mer.training.data import scaling_of
 from mer.training.inputs import InputSources, input_names
 from mer.training.methods import Batch, LossTerms, Method, register_method
 
@@ -130,7 +131,9 @@ class RaICL(Method):
         if input_names(experiment) != [INPUT]:
             raise ConfigError(f"method ra_icl reads input {INPUT!r}, not {experiment['input']!r}")
         s = self.settings
-        return instance_inputs(rows, experiment["input_size"], s.sampling, s.instances, s.sampling_seed, sources)
+        return instance_inputs(
+            rows, experiment["input_size"], s.sampling, s.instances, s.sampling_seed, sources, scaling_of(experiment)
+        )
 
     def training_set(self, inputs: Batch, targets: torch.Tensor) -> tuple[list[str], Dataset]:
         """With `expand` (the paper's MIR), one item per instance of every clip; else one per clip."""
