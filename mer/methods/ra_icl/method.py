@@ -15,8 +15,9 @@ instances (N = 16), sampling (middle), sampling_seed (0), irc (true), mrd (true)
 lambda1, lambda2, lambda3 (0.5), queries (8), dim (64), decoder_layers (1), heads (4),
 temperature (0.1), inference (middle), expand (true; false draws one random instance pair per
 clip per epoch instead), acl_maps (all: L_acl aligns every class's activation map, as the
-flipped attention consistency of Guo et al. that IRC follows; label: only the labelled class's). The backbone is the experiment's `model` (a timm backbone of
-`mer.models`, ResNet-18 in the paper) with its `model_kwargs`.
+flipped attention consistency of Guo et al. that IRC follows; label: only the labelled
+class's). The backbone is the experiment's `model` (a timm backbone of `mer.models`,
+ResNet-18 in the paper) with its `model_kwargs`.
 """
 
 from __future__ import annotations
