@@ -73,13 +73,17 @@ def test_plan_keeps_ablations_out_of_the_benchmark(repo, tmp_path) -> None:
     assert plan.folds["toy__S"] == plan.folds["casme2_loso_ststnet"]
 
 
-def test_ablation_table_in_the_papers_layout(repo) -> None:
-    params = _with_ablation(config.load(repo / "params.yaml"))
+def _toy_provenance() -> dict:
     origin = {
         "model": "ststnet", "input": "rise_flow", "datasets": ["casme2"], "protocol": "loso", "group": "toy",
         "selection": "last epoch", "scheme": "", "annotation": "", "params_hash": "p", "manifest_hash": "m",
     }  # fmt: skip
-    provenance = {"git_commit": "abc", "experiments": {"toy__D": origin, "toy__S": origin}}
+    return {"git_commit": "abc", "experiments": {"toy__D": origin, "toy__S": origin}}
+
+
+def test_ablation_table_in_the_papers_layout(repo) -> None:
+    params = _with_ablation(config.load(repo / "params.yaml"))
+    provenance = _toy_provenance()
     markdown, frame, latex = ablation_table(
         params, "toy", {"toy__D": metrics(0.5, 0.1, 2), "toy__S": metrics(0.7, 0.1, 2)}, provenance
     )
@@ -99,11 +103,7 @@ def test_ablation_table_in_the_papers_layout(repo) -> None:
 
 def test_predicted_counts_follow_the_class_order_the_caption_names(repo) -> None:
     params = _with_ablation(config.load(repo / "params.yaml"))
-    origin = {
-        "model": "ststnet", "input": "rise_flow", "datasets": ["casme2"], "protocol": "loso", "group": "toy",
-        "selection": "last epoch", "scheme": "", "annotation": "", "params_hash": "p", "manifest_hash": "m",
-    }  # fmt: skip
-    provenance = {"git_commit": "abc", "experiments": {"toy__D": origin, "toy__S": origin}}
+    provenance = _toy_provenance()
     # metrics.json stores counts with sorted keys; the scheme's class order is not alphabetical
     saved = {name: {**metrics(0.5, 0.1, 2), "classes": ["positive", "negative"]} for name in ("toy__D", "toy__S")}
     markdown, frame, _ = ablation_table(params, "toy", saved, provenance)
