@@ -37,6 +37,8 @@ out = Console()
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="The params file.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset name from params.yaml.")]
 ExperimentOpt = Annotated[str, typer.Option("--experiment", "-e", help="Experiment name from params.yaml.")]
+FoldOpt = Annotated[str, typer.Option("--fold", "-f", help="Fold name from folds.json.")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads for torch.")]
 DEFAULT_PARAMS = Path("params.yaml")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -307,9 +309,9 @@ def folds(experiment: ExperimentOpt, params_file: ParamsOpt = DEFAULT_PARAMS) ->
 @reports_errors
 def train(
     experiment: ExperimentOpt,
-    fold: Annotated[str, typer.Option("--fold", "-f", help="Fold name from folds.json.")],
+    fold: FoldOpt,
     seed: Annotated[int, typer.Option("--seed", help="Training seed.")] = 0,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    threads: ThreadsOpt = 1,
     params_file: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """Train one fold with a fixed (or nested-selected) budget, then predict its test subjects once."""
@@ -333,8 +335,8 @@ def train(
 @reports_errors
 def tune(
     experiment: ExperimentOpt,
-    fold: Annotated[str, typer.Option("--fold", "-f", help="Fold name from folds.json.")],
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    fold: FoldOpt,
+    threads: ThreadsOpt = 1,
     params_file: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """Nested selection on inner folds of one fold's training subjects; every seed's `train` reuses it."""
@@ -376,7 +378,7 @@ def pretrain(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Weights file (default results/pretrained/ma2mi[-<variant>].pt).")
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    threads: ThreadsOpt = 1,
 ) -> None:
     """MA2MI pre-training of MIACNet's encoder on macro-expression videos; writes the weights and a JSON sidecar."""
     from mer.pretraining import ma2mi
@@ -414,7 +416,7 @@ def incremental(
     backbone: Annotated[str, typer.Option("--backbone", help="Backbone label of the benchmark, e.g. vit.")],
     protocol: Annotated[str, typer.Option("--protocol", help="Protocol of the benchmark: slcv or ilcv.")],
     fold: Annotated[int, typer.Option("--fold", "-f", help="Fold index 0..K-1, bound across sessions.")],
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch.")] = 1,
+    threads: ThreadsOpt = 1,
     params_file: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """One incremental trial: learn the sessions in order, test every seen session after each one."""
