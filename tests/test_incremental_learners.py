@@ -16,7 +16,7 @@ from mer.incremental.learner import LabelSpace, LearnerConfig, SessionData, crea
 from mer.incremental.learners.foster import class_counts, effective_number_weights
 from mer.incremental.learners.ranpac import ridge_solutions
 from mer.incremental.memory import ExemplarMemory
-from mer.incremental.training import FitSettings, _batches, fit_epochs, read_settings
+from mer.incremental.training import FitSettings, _batches, fit_epochs, read_settings, recording_losses
 
 GLOBAL = ("disgust", "happiness", "others", "repression", "surprise", "anger", "contempt", "sad", "fear")
 # Four sessions; happiness and surprise recur; disgust, others and contempt never appear.
@@ -277,8 +277,11 @@ def test_fit_epochs_merges_a_trailing_single_sample_and_is_seeded() -> None:
 
         settings = FitSettings(epochs=3, batch_size=2, lr=0.1)
         modules = [layer, dropout, norm]
-        history = fit_epochs(loss, layer.parameters(), [x, y], settings, seed=7, train=modules, frozen=[norm])
+        with recording_losses() as log:
+            history = fit_epochs(loss, layer.parameters(), [x, y], settings, seed=7, train=modules, frozen=[norm])
         assert len(history) == 3 and not any(m.training for m in modules)
+        # 9 samples in batches of 2: four per epoch, the trailing single sample merged
+        assert log == [{"stage": "fit", "epochs": 3, "steps": 12, "loss": history}]
         assert torch.equal(norm.running_mean, torch.zeros(3))  # a frozen module's statistics never move
         assert torch.equal(torch.get_rng_state(), caller_state)
         results.append(layer.weight.detach().clone())

@@ -45,6 +45,9 @@ def test_toy_trial_by_hand() -> None:
     assert np.array(m["confusion"]).shape == (9, 9) and np.array(m["confusion"]).sum() == 8
     assert m["confusion"][3][0] == 1 and m["confusion"][0][1] == 1
     assert m["uf1"][0] == pytest.approx(1.0)  # after session 1 every prediction is right
+    assert m["predicted_counts"][0] == [1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert m["predicted_counts"][2] == [3, 3, 2, 0, 0, 0, 0, 0, 0]
+    assert m["true_counts"][1] == [1, 1, 2, 0, 0, 0, 0, 0, 0]
 
 
 def test_forgetting_takes_the_max_before_the_last_session_without_floor() -> None:
@@ -77,6 +80,8 @@ def test_summary_over_folds() -> None:
     assert summary["R_mean"][0][1:] == [None, None]
     pooled = np.array(first["confusion"]) + np.array(second["confusion"])
     assert summary["confusion_pooled"] == pooled.tolist()
+    assert summary["predicted_pooled"][2] == pooled.sum(axis=0).tolist()
+    assert summary["true_pooled"][2] == pooled.sum(axis=1).tolist()
     assert summary["forgetting"]["mean"] == pytest.approx((first["forgetting"] + second["forgetting"]) / 2)
 
 

@@ -27,8 +27,8 @@ def _predictions(score: int) -> list[list[list[int]]]:
     return [[[y if i < score else 3 for i, y in enumerate(LABELS[j])] for j in range(t + 1)] for t in range(4)]
 
 
-def fake_result(trial: plan.Trial, score: int, folds_hash: str = "f" * 64) -> dict[str, Any]:
-    """A trial JSON with what the report reads; accuracy set by `score`."""
+def fake_result(trial: plan.Trial, score: int, folds_hash: str = "f" * 64, majority: int = 0) -> dict[str, Any]:
+    """A trial JSON with what the report reads; accuracy set by `score`, the majority reference's by `majority`."""
     metrics = trial_metrics(_predictions(score), LABELS, 9)
     return {
         "benchmark": trial.benchmark,
@@ -47,6 +47,7 @@ def fake_result(trial: plan.Trial, score: int, folds_hash: str = "f" * 64) -> di
                     "n_manifest": 2, "n_used": 0, "n_scheme_excluded": 0, "note": ""}],  # fmt: skip
         "folds": {"protocol": trial.protocol, "level": "subject", "n_folds": 2, "seed": 0, "hash": folds_hash},
         "metrics": metrics,
+        "baselines": {"majority": trial_metrics(_predictions(majority), LABELS, 9)},
         "weights": {"sha256": "a" * 64} if trial.backbone == "vit" else None,
         "config": {"learner": {"backbone": "resnet18", "head": "rch", "rch_aggregation": "sum", "memory": 0}},
         "runtime": {"git_commit": "abc123"},
@@ -102,8 +103,15 @@ def test_table_from_fake_results(params: dict[str, Any], tmp_path: Path, monkeyp
     )
     assert "## SLCV (2 folds, seed 0, subject-level; folds hash ffffffffffff)" in markdown
     assert "### slcv / vit / test_report_other" in markdown and "Appendix C: label counts" in markdown
+    # the majority reference (every prediction 3, never a label) heads the table; its histogram puts all on 3
+    assert "| — | majority class | — | — | 0.0 ± 0.0 | 0.0 ± 0.0 | 0.0 ± 0.0 | 0.0 ± 0.0 |" in markdown
+    assert "| majority class |  | S1 | 0 | 0 | 0 | 4 | 0 | 0 | 0 | 0 | 0 |" in markdown
+    assert "| truth |  | S4 | 2 | 2 | 4 | 0 | 2 | 4 | 2 | 2 | 2 |" in markdown
+    # fold 0 gets both S1 samples right, fold 1 predicts 3 for the second
+    assert "| resnet | test_nearest_mean | S1 | 2 | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |" in markdown
     frame = pd.read_csv(tmp_path / "results/tables/imer_tiny.csv")
-    assert len(frame) == 4 and set(frame["backbone"]) == {"resnet", "vit"}
+    assert len(frame) == 5 and frame.loc[0, "learner"] == "majority class"
+    assert set(frame["backbone"].dropna()) == {"resnet", "vit"}
     row = frame[(frame["backbone"] == "vit") & (frame["learner"] == OTHER)].iloc[0]
     assert row["last_accuracy_mean"] == pytest.approx((0.8 + 0.4) / 2)
     assert row["s3_mmew_mean"] == pytest.approx((0.75 + 0.375) / 2)
@@ -121,6 +129,13 @@ def test_table_refuses_stale_or_missing_results(
         write_json(trial.path, fake_result(trial, score=2))
     write_json(trials[-1].path, fake_result(trials[-1], score=2, folds_hash="e" * 64))
     with pytest.raises(InputDataError, match="folds hash differs"):
+        build_imer_report(params, "tiny")
+    write_json(trials[-1].path, fake_result(trials[-1], score=2, majority=1))
+    with pytest.raises(InputDataError, match="majority-class reference differs"):
+        build_imer_report(params, "tiny")
+    del (stale := fake_result(trials[-1], score=2))["baselines"]
+    write_json(trials[-1].path, stale)
+    with pytest.raises(InputDataError, match="no majority-class reference"):
         build_imer_report(params, "tiny")
     wrong = fake_result(trials[-1], score=2)
     wrong["fold"] = 0

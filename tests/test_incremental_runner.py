@@ -25,9 +25,9 @@ from tests.test_incremental_sessions import (
     SESSIONS,
     TRIVIAL,
     NearestMean,
+    sample_keys,
     tiny_manifests,
     tiny_metas,
-    sample_keys,
     tiny_params,
     write_inputs,
 )
@@ -86,6 +86,17 @@ def test_trial_end_to_end(tmp_path: Path, captured: list[Learner], protocol: str
         # the test keys after session t are the fold's test parts of sessions ≤ t
         assert result["test_keys"][t] == [list(k) for k in zip(test["dataset"], test["subject"], test["clip"])]
         assert result["fold_split"][t]["test"] == folds["folds"][1]["sessions"][t]["test"]
+
+    # the majority-class reference: the most frequent training emotion so far, predicted for every test sample
+    seen: list[int] = []
+    for t in range(sessions):
+        seen += session_split(stream, folds, 1, t)[0]["global_index"].tolist()
+        majority = max(sorted(set(seen)), key=seen.count)
+        truth = [y for part in result["test_labels"][: t + 1] for y in part]
+        reference = result["baselines"]["majority"]
+        assert reference["cumulative_accuracy"][t] == pytest.approx(np.mean(np.array(truth) == majority))
+        assert reference["predicted_counts"][t][majority] == len(truth)
+        assert result["sessions"][t]["fits"] == []  # NearestMean never calls fit_epochs
 
     # R recomputed from the stored predictions and labels
     for t in range(sessions):

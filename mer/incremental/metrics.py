@@ -13,7 +13,8 @@ diagonal), n_j the size of that test part.
   all rows and floor each term at 0; that variant is never negative).
 * BWT (Lopez-Paz & Ranzato 2017) = (1/(T−1)) Σ_{j<T} (R[T, j] − R[j, j]).
 * UF1_t, UAR_t (`mer.metrics`, classes undefined for a metric left out of its mean) and the
-  9×9 global confusion on the cumulative test set after session t; per-class recall at T.
+  9×9 global confusion on the cumulative test set after session t; per-class recall at T; the
+  predicted-class and true-class histograms after each session (the confusion's column and row sums).
 F and BWT are undefined (None) for a single session.
 """
 
@@ -115,6 +116,8 @@ def trial_metrics(predictions: Predictions, labels: Sequence[Sequence[int]], n_g
         "uar_last": float(scores[-1]["uar"]),
         "per_class_recall": [None if np.isnan(v) else float(v) for v in recall],
         "confusion": confusions[-1].tolist(),
+        "predicted_counts": [cm.sum(axis=0).astype(int).tolist() for cm in confusions],
+        "true_counts": [cm.sum(axis=1).astype(int).tolist() for cm in confusions],
     }
 
 
@@ -157,4 +160,11 @@ def summarise(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "uf1_pooled_last": float(pooled_scores["uf1"]),
         "uar_pooled_last": float(pooled_scores["uar"]),
         "per_class_recall_pooled": [None if np.isnan(v) else float(v) for v in recall_per_class(pooled)],
+        **{
+            f"{kind}_pooled": [
+                np.sum([trial[f"{kind}_counts"][t] for trial in trials], axis=0).astype(int).tolist()
+                for t in range(sessions)
+            ]
+            for kind in ("predicted", "true")
+        },
     }

@@ -8,10 +8,12 @@ epoch or a hyper-parameter on test data (no evaluation happens inside `learn`), 
 compute a metric. Test inputs are read once per session and kept for the later evaluations.
 
 The result is one JSON (written atomically): R, the predictions and test keys per session,
-the metrics, exemplar and parameter counts after each session, the pretrained file's
-SHA-256, the folds hash and this fold's per-session split, the label space and count table,
-the configuration, seed, git commit and timings. Same params and seed → same JSON on the
-CPU apart from `timings`.
+the metrics, the majority-class reference (`baselines.majority`: the most frequent global
+emotion of the training rows seen so far, predicted for every test sample), each session's
+optimiser runs (stage, epochs, steps, mean loss per epoch), exemplar and parameter counts after
+each session, the pretrained file's SHA-256, the folds hash and this fold's per-session split,
+the label space and count table, the configuration, seed, git commit and timings. Same params
+and seed → same JSON on the CPU apart from `timings`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from mer.incremental.sessions import (
     session_data,
     session_split,
 )
+from mer.incremental.training import recording_losses
 from mer.protocols.folds import check_no_leakage, verify_hash
 from mer.report.provenance import file_sha256, git_commit
 from mer.training.data import row_keys
@@ -68,6 +71,19 @@ def predict(learner: Learner, x: torch.Tensor, n_global: int, name: str) -> list
             raise RuntimeError(f"learner {name!r} returned NaN, +inf or all -inf global scores")
         predicted += scores.argmax(dim=1).tolist()
     return predicted
+
+
+def majority_predictions(train_labels: list[list[int]], test_sizes: list[int]) -> list[list[list[int]]]:
+    """After each session t, the most frequent global emotion of the training labels of sessions ≤ t
+    (ties to the smaller id) predicted for every test sample of sessions ≤ t: the chance line a learner must beat."""
+    counts: dict[int, int] = {}
+    predictions = []
+    for t, labels in enumerate(train_labels):
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        majority = min(counts, key=lambda label: (-counts[label], label))
+        predictions.append([[majority] * size for size in test_sizes[: t + 1]])
+    return predictions
 
 
 def _keys(rows: pd.DataFrame) -> list[list[str]]:
@@ -99,6 +115,7 @@ def run_trial(
     config = None
     tests: list[torch.Tensor] = []
     test_rows: list[pd.DataFrame] = []
+    train_labels: list[list[int]] = []
     predictions: list[list[list[int]]] = []
     sessions: list[dict[str, Any]] = []
     timings: list[dict[str, float]] = []
@@ -113,7 +130,9 @@ def run_trial(
             if learner is None:
                 config = benchmark.learner_config(learner_name, backbone, int(x_train.shape[1]), str(dev))
                 learner = create_learner(learner_name, config, stream.labels)
-            learner.learn(session_data(t, stream, train, x_train))
+            with recording_losses() as fits:
+                learner.learn(session_data(t, stream, train, x_train))
+            train_labels.append(train["global_index"].astype(int).tolist())
             del x_train
             learnt = time.perf_counter()
             predictions.append([predict(learner, x, n_global, learner_name) for x in tests])
@@ -133,6 +152,7 @@ def run_trial(
                     "train_classes": sorted(set(train["fine_index"].astype(int).tolist())),
                     "memory": learner.memory_size(),
                     "parameters": learner.parameter_counts(),
+                    "fits": fits,
                 }
             )
     assert learner is not None and config is not None
@@ -166,6 +186,9 @@ def run_trial(
         "test_labels": labels,
         "predictions": predictions,
         "metrics": trial_metrics(predictions, labels, n_global),
+        "baselines": {
+            "majority": trial_metrics(majority_predictions(train_labels, [len(p) for p in labels]), labels, n_global)
+        },
         "weights": learner.weights_record(),
         "config": {"benchmark": benchmark.entry, "learner": dataclasses.asdict(config)},
         "runtime": {"device": str(dev), "threads": threads, "torch": torch.__version__, "git_commit": git_commit()},

@@ -9,11 +9,16 @@ fixed epochs, no evaluation inside the loop (§11.7), no data augmentation (IMER
 Determinism: `fit_epochs` and `seeded` fork torch's RNG and seed it, so batch order, dropout
 and weight initialisation follow the given seed and leave the caller's RNG untouched;
 `derive_seed` turns (run seed, session, purpose) into independent seeds.
+
+Diagnostics: inside `recording_losses()`, every `fit_epochs` call appends its stage, epochs,
+optimiser steps and mean loss per epoch to the block's log, so the runner records the loss
+curves of every learner without each learner reporting them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +42,9 @@ SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, FitSettings], Any]] = {
     "cosine": lambda opt, s: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.epochs, eta_min=s.min_lr),
     "constant": lambda opt, s: None,
 }
+
+# The active `recording_losses` log, if any.
+_FIT_LOG: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("fit_log", default=None)
 
 # Learner settings shared by every learner that trains (LearnerConfig.settings keys).
 FIT_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "momentum": 0.9, "schedule": "cosine", "min_lr": 0.0}
@@ -138,13 +146,15 @@ def fit_epochs(
     device: torch.device | str = "cpu",
     train: Sequence[nn.Module] = (),
     frozen: Sequence[nn.Module] = (),
+    stage: str = "fit",
 ) -> list[float]:
     """Minimise `loss_fn(*batch)` over `data` for `settings.epochs` epochs; returns the mean loss per epoch.
 
     `data` are CPU tensors sharing their first dimension; each batch is moved to `device`.
     `train` modules are put in training mode at every epoch, then `frozen` ones in eval mode
     (so frozen BatchNorm statistics never move, e.g. DER's old extractors); at the end every
-    `train` module is left in eval mode. Only `parameters` are optimised.
+    `train` module is left in eval mode. Only `parameters` are optimised. `stage` names the
+    call in the `recording_losses` log.
     """
     params = list(dict.fromkeys(p for p in parameters if p.requires_grad))
     if not params:
@@ -154,6 +164,7 @@ def fit_epochs(
         raise ValueError(f"fit_epochs: data must be non-empty with one first dimension, got {[t.shape for t in data]}")
     device = torch.device(device)
     history = []
+    steps = 0
     with seeded(seed, device):
         generator = torch.Generator().manual_seed(seed)
         optimizer = OPTIMIZERS[settings.optimizer](params, settings)
@@ -169,13 +180,28 @@ def fit_epochs(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                steps += 1
                 total += float(loss.detach()) * index.numel()
             history.append(total / n)
             if scheduler is not None:
                 scheduler.step()
     for module in train:
         module.eval()
+    log = _FIT_LOG.get()
+    if log is not None:
+        log.append({"stage": stage, "epochs": settings.epochs, "steps": steps, "loss": history})
     return history
+
+
+@contextlib.contextmanager
+def recording_losses() -> Iterator[list[dict[str, Any]]]:
+    """Collect one record per `fit_epochs` call in the block: {stage, epochs, steps, loss (mean per epoch)}."""
+    log: list[dict[str, Any]] = []
+    token = _FIT_LOG.set(log)
+    try:
+        yield log
+    finally:
+        _FIT_LOG.reset(token)
 
 
 @torch.no_grad()

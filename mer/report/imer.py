@@ -9,8 +9,11 @@ writes `results/tables/imer_<benchmark>.{md,csv}` and `imer_<benchmark>.counts.c
 Layout (IMER Table 2, reference/incremental.md §8): one table per protocol, rows grouped by
 backbone, then method; columns S1…ST (cumulative accuracy A_t after each session), Ā, A_T,
 F, BWT, UF1_T, UAR_T, the memory budget, exemplars held and parameters after the last
-session; cells are mean ± SD over folds. Appendices: the mean R matrices, the pooled 9×9
-confusion at T, and the label counts.
+session; cells are mean ± SD over folds. Each protocol's first row is the majority-class
+reference (the most frequent global emotion of the training data seen so far; the same for
+every learner of a fold, which is checked): a learner at or below it has learnt nothing.
+Appendices: the mean R matrices, the pooled 9×9 confusion at T, the predicted-class
+histograms after the first and the last session, and the label counts.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mer.incremental.metrics import FORGETTING_VARIANT, summarise
 from mer.incremental.plan import COUNTS, TABLE, Trial, trials
 
 Key = tuple[str, str, str]  # (protocol, backbone, learner)
+MAJORITY = "majority class"  # the reference row's method name
 # Table columns after S1…ST: (summary key, header, kind).
 COLUMNS = (
     ("avg_incremental_accuracy", "Ā", "percent"),
@@ -116,14 +120,43 @@ def _summaries(results: dict[Trial, dict[str, Any]]) -> dict[Key, tuple[dict[str
     }
 
 
+def _references(results: dict[Trial, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per protocol, the majority-class reference summarised over folds; every trial of a fold must agree."""
+    per_fold: dict[tuple[str, int], dict[str, Any]] = {}
+    for trial, result in results.items():
+        baseline = result.get("baselines", {}).get("majority")
+        if baseline is None:
+            raise InputDataError("the result has no majority-class reference (stale; rerun the trial)", path=trial.path)
+        seen = per_fold.setdefault((trial.protocol, trial.fold), baseline)
+        if seen["cumulative_accuracy"] != baseline["cumulative_accuracy"]:
+            raise InputDataError("majority-class reference differs from the fold's other trials", path=trial.path)
+    protocols = dict.fromkeys(protocol for protocol, _ in per_fold)
+    return {
+        protocol: summarise([per_fold[key] for key in sorted(per_fold) if key[0] == protocol]) for protocol in protocols
+    }
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
-def imer_frame(summaries: dict[Key, tuple[dict[str, Any], dict[str, Any]]], sessions: Sequence[str]) -> pd.DataFrame:
-    """One CSV row per (protocol, backbone, learner): means and SDs of every column, pooled scores, facts."""
+def imer_frame(
+    summaries: dict[Key, tuple[dict[str, Any], dict[str, Any]]],
+    references: dict[str, dict[str, Any]],
+    sessions: Sequence[str],
+) -> pd.DataFrame:
+    """One CSV row per (protocol, backbone, learner), after each protocol's majority-class reference
+    (backbone empty, learner `majority class`): means and SDs of every column, pooled scores, facts."""
+    reference_facts = {"model": "", "head": "", "memory": 0, "exemplars_last": 0, "params_last": 0,
+                       "weights_sha256": "", "git_commits": ""}  # fmt: skip
+    rows = [
+        row
+        for protocol, reference in references.items()
+        for row in [((protocol, "", MAJORITY), (reference, reference_facts)),
+                    *((key, value) for key, value in summaries.items() if key[0] == protocol)]
+    ]  # fmt: skip
     records = []
-    for (protocol, backbone, learner), (summary, facts) in summaries.items():
+    for (protocol, backbone, learner), (summary, facts) in rows:
         record: dict[str, Any] = {"protocol": protocol, "backbone": backbone, "learner": learner}
         record.update({k: facts[k] for k in ("model", "head", "memory")})
         record["n_folds"] = summary["n_folds"]
@@ -141,10 +174,11 @@ def imer_frame(summaries: dict[Key, tuple[dict[str, Any], dict[str, Any]]], sess
 def imer_markdown(
     name: str,
     summaries: dict[Key, tuple[dict[str, Any], dict[str, Any]]],
+    references: dict[str, dict[str, Any]],
     results: dict[Trial, dict[str, Any]],
     sessions: Sequence[str],
 ) -> str:
-    """The Markdown report: one Table-2 block per protocol, then the appendices."""
+    """The Markdown report: one Table-2 block per protocol (majority-class reference first), then the appendices."""
     first = next(iter(results.values()))
     source = first["input"]
     lines = [
@@ -164,19 +198,47 @@ def imer_markdown(
         ]
         header = ["Backbone", "Method", "Head", "Memory", *session_headers, *(h for _, h, _ in COLUMNS),
                   "Exemplars_T", "Params_T"]  # fmt: skip
-        rows = []
+        rows = [["—", MAJORITY, "—", "—", *_metric_cells(references[protocol], len(sessions)), "0", "0"]]
         for (p, backbone, learner), (summary, facts) in summaries.items():
             if p != protocol:
                 continue
-            cells = [_cell(summary["cumulative_accuracy"][t], "percent") for t in range(len(sessions))]
-            cells += [_cell(summary[key], kind) for key, _, kind in COLUMNS]
-            rows.append([backbone, learner, facts["head"], str(facts["memory"]), *cells,
+            rows.append([backbone, learner, facts["head"], str(facts["memory"]), *_metric_cells(summary, len(sessions)),
                          f"{facts['exemplars_last']:g}", f"{facts['params_last']:,.0f}"])  # fmt: skip
         lines += [*_table(header, rows), ""]
     lines += [DEFINITIONS, ""]
-    lines += _appendices(summaries, sessions, first["label_space"]["global_names"], first["counts"])
+    emotions = first["label_space"]["global_names"]
+    lines += _appendices(summaries, sessions, emotions, first["counts"])
+    lines += _histograms(summaries, references, sessions, emotions)
     lines += _provenance(summaries, results)
     return "\n".join(lines)
+
+
+def _metric_cells(summary: dict[str, Any], sessions: int) -> list[str]:
+    """S1…ST, then the COLUMNS cells of one summarised row."""
+    cells = [_cell(summary["cumulative_accuracy"][t], "percent") for t in range(sessions)]
+    return cells + [_cell(summary[key], kind) for key, _, kind in COLUMNS]
+
+
+def _histograms(
+    summaries: dict[Key, tuple[dict[str, Any], dict[str, Any]]],
+    references: dict[str, dict[str, Any]],
+    sessions: Sequence[str],
+    emotions: Sequence[str],
+) -> list[str]:
+    """Appendix D: how often each global emotion is predicted after S1 and after S_T, pooled over folds."""
+    lines = ["## Appendix D: predicted-class histograms (all folds pooled)", "",
+             "Predictions per global emotion on the cumulative test set after the first and the last session; "
+             "`truth` counts the true labels. A learner predicting one emotion is collapsed, whatever its accuracy.",
+             ""]  # fmt: skip
+    last = len(sessions) - 1
+    for protocol, reference in references.items():
+        rows = [["truth", "", f"S{t + 1}", *map(str, reference["true_pooled"][t])] for t in (0, last)]
+        rows += [[MAJORITY, "", f"S{t + 1}", *map(str, reference["predicted_pooled"][t])] for t in (0, last)]
+        for (p, backbone, learner), (summary, _) in summaries.items():
+            if p == protocol:
+                rows += [[backbone, learner, f"S{t + 1}", *map(str, summary["predicted_pooled"][t])] for t in (0, last)]
+        lines += [f"### {protocol}", "", *_table(["Backbone", "Method", "After", *emotions], rows), ""]
+    return lines
 
 
 def _percent(value: float | None) -> str:
@@ -245,8 +307,9 @@ def build_imer_report(params: dict[str, Any], benchmark: str) -> str:
     results = {trial: _read(trial) for trial in trials(params, benchmark)}
     _check_together(results, sessions)
     summaries = _summaries(results)
-    markdown = imer_markdown(benchmark, summaries, results, sessions)
+    references = _references(results)
+    markdown = imer_markdown(benchmark, summaries, references, results, sessions)
     write_text(TABLE.format(benchmark=benchmark, ext="md"), markdown)
-    write_csv(TABLE.format(benchmark=benchmark, ext="csv"), imer_frame(summaries, sessions))
+    write_csv(TABLE.format(benchmark=benchmark, ext="csv"), imer_frame(summaries, references, sessions))
     write_csv(COUNTS.format(benchmark=benchmark), count_frame(next(iter(results.values()))["counts"]))
     return markdown

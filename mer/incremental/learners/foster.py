@@ -172,6 +172,7 @@ class FOSTER(BackboneHeadLearner):
             device=self.device,
             train=[new_backbone, teacher_head, fe_head],
             frozen=[old_backbone],
+            stage="boosting",
         )
 
         # Compression: the teacher is fixed too; distil its logits into the student.
@@ -194,5 +195,6 @@ class FOSTER(BackboneHeadLearner):
             seed=derive_seed(self.config.seed, session.index, "compression"),
             device=self.device,
             train=[student_backbone, student_head],
+            stage="compression",
         )
         self.backbone, self.head = student_backbone, student_head
