@@ -22,6 +22,29 @@ def test_shipped_params_are_valid(repo: Path) -> None:
     assert "casme2" in params["datasets"]
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "params").glob("*.yaml")))
+def test_every_params_file_is_valid(repo: Path, name: str) -> None:
+    assert config.load(repo / "params" / name)["experiments"]
+
+
+def test_claim_reselection_params_follow_the_evidence_file(repo: Path) -> None:
+    """Claim experiment 1 (docs/claims.md) changes only the twin's noise and the ablation it runs."""
+    evidence = config.load(repo / "params" / "synthetic-evidence.yaml")
+    claim = config.load(repo / "params" / "claim-reselection.yaml")
+    for section in set(evidence) | set(claim):
+        if section not in {"synth", "ablations"}:
+            assert claim.get(section) == evidence.get(section), section
+    quarter = {key: evidence["synth"][key] / 4 for key in ("drift_px", "flicker", "noise_sd")}
+    assert claim["synth"] == {**evidence["synth"], **quarter, "apex_error_frames": 8.0}
+    methods = evidence["ablations"]["evidence_methods"]
+    (ablation,) = claim["ablations"].values()
+    assert ablation["base"] == config.deep_merge(methods["base"], methods["variants"]["GAMDSS"]["set"])
+    assert {name: v["set"] for name, v in ablation["variants"].items()} == {
+        "annotated": {"keyframes": "annotated"},
+        "reselected": {"keyframes": "reselected"},
+    }
+
+
 @pytest.mark.parametrize(
     ("override", "key", "fragment"),
     [
